@@ -1,0 +1,137 @@
+"""Safe YAML loading that keeps line numbers, reads floats as YAML 1.2 and rejects duplicate keys."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from verify.errors import CaseError, Location
+
+__all__ = ["Y", "load_documents"]
+
+# YAML 1.1 wants a dot in floats, so PyYAML reads `1e-6` as a string; YAML 1.2 does not.
+_FLOAT_12 = re.compile(
+    r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 floats; object-building tags stay unsupported."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:float"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789.in"))
+
+@dataclass(frozen=True)
+class Y:
+    """A YAML value with its location: dict[str, Y], list[Y] or a scalar (str, int, float, bool, None)."""
+
+    value: Any
+    where: Location
+    quoted: bool = False
+    block: bool = False
+
+    def plain(self) -> Any:
+        """The value without locations, recursively."""
+        if isinstance(self.value, dict):
+            return {key: item.plain() for key, item in self.value.items()}
+        if isinstance(self.value, list):
+            return [item.plain() for item in self.value]
+        return self.value
+
+
+def node_location(file: str, node: yaml.Node) -> Location:
+    """Where `node` starts, as a 1-based Location."""
+    mark = node.start_mark
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def _yaml_hint(problem: str, line_text: str) -> str:
+    if "mapping values are not allowed" in problem:
+        return 'a ": " inside an expression or text ends the YAML key; quote the whole value: expr: "..."'
+    if "found character '\\t'" in problem:
+        return "YAML does not allow tabs for indentation; use spaces"
+    if "flow" in problem or "expected ',' or ']'" in problem or "expected ',' or '}'" in problem:
+        return (
+            "an expression with [, ], {, } or , inside a [...] list must be quoted, "
+            'e.g. ["v[0]/norm(v)", "v[1]/norm(v)"]'
+        )
+    if "found undefined alias" in problem or "found character '*'" in problem:
+        return "an expression that starts with *, &, !, |, >, %, @ or a quote must be quoted"
+    if "could not determine a constructor" in problem:
+        return "YAML tags (!!python/..., !tag) are not allowed in case files; remove the tag"
+    if line_text.lstrip().startswith(("*", "&", "!", "%", "@")):
+        return "a value that starts with *, &, !, %, or @ must be quoted"
+    return "check the indentation and quote expressions that contain YAML characters"
+
+
+_MAX_NODES = 200_000  # aliases can make a small file expand exponentially ("billion laughs")
+
+
+def _to_y(file: str, node: yaml.Node, loader: _Loader, budget: list[int]) -> Y:
+    budget[0] -= 1
+    where = node_location(file, node)
+    if budget[0] < 0:
+        raise CaseError(where, f"the document expands to more than {_MAX_NODES} YAML values",
+                        "case files are small; remove aliases (*name) that repeat large parts")
+    if isinstance(node, yaml.MappingNode):
+        items: dict[str, Y] = {}
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key_where = node_location(file, key_node)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                raise CaseError(key_where, f"a key must be a plain name, found {key_node.value!r}",
+                                "write keys as names, e.g. `name: my-case`")
+            key = key_node.value
+            if key in items:
+                raise CaseError(key_where, f"duplicate key {key!r} (first given at line {first_line[key]})",
+                                "give each key once; YAML would silently keep only the last")
+            first_line[key] = key_where.line
+            items[key] = _to_y(file, value_node, loader, budget)
+        return Y(items, where)
+    if isinstance(node, yaml.SequenceNode):
+        return Y([_to_y(file, item, loader, budget) for item in node.value], where)
+    try:
+        value = loader.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError as exc:
+        raise CaseError(where, f"invalid YAML: {exc.problem}", _yaml_hint(exc.problem or "", "")) from None
+    style = getattr(node, "style", None)
+    return Y(value, where, quoted=style in ("'", '"'), block=style in ("|", ">"))
+
+
+def load_documents(file: str, text: str) -> list[Y | CaseError]:
+    """Each YAML document of `text` as a located tree, or the CaseError that document raises.
+
+    Raises CaseError with file:line:col when the YAML stream itself does not parse; empty
+    documents are skipped.
+    """
+    lines = text.splitlines()
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        problem = exc.problem or str(exc)
+        line_text = lines[mark.line] if mark and mark.line < len(lines) else ""
+        raise CaseError(where, f"invalid YAML: {problem}", _yaml_hint(problem, line_text)) from None
+    except yaml.YAMLError as exc:  # reader errors (bad bytes) carry no mark
+        raise CaseError(Location(file), f"invalid YAML: {exc}", "save the file as UTF-8 text") from None
+    loader = _Loader("")
+    documents: list[Y | CaseError] = []
+    for node in nodes:
+        if node is None:
+            continue
+        try:
+            documents.append(_to_y(file, node, loader, [_MAX_NODES]))
+        except CaseError as exc:
+            documents.append(exc)
+    return documents

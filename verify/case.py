@@ -1,0 +1,505 @@
+"""Case files -> frozen Case objects: structure validated, line numbers kept, unknown keys rejected."""
+
+from __future__ import annotations
+
+import difflib
+import keyword
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+from verify._yaml import Y, load_documents
+from verify.errors import CaseError, Location
+from verify.expr import Source
+from verify.functions import CONSTANTS, ELEMENTWISE, REDUCTIONS
+
+__all__ = [
+    "CHECK_KINDS",
+    "DEFAULT_TOLERANCES",
+    "DEVICES",
+    "DTYPES",
+    "MODES",
+    "Case",
+    "CheckSpec",
+    "FunctionSpec",
+    "LoadFailure",
+    "PointsSpec",
+    "Tolerance",
+    "VariableSpec",
+    "discover",
+    "load_file",
+]
+
+DTYPES = ("float64", "float32")
+DEVICES = ("cpu", "cuda", "auto")
+MODES = ("rev", "fwd")
+CHECK_KINDS = ("value", "jacobian", "gradient", "hessian", "chain_rule")
+CHECK_OPTIONS = ("expect", "xfail", "tolerance")
+TOP_KEYS = ("name", "description", "tags", "variables", "functions", "checks", "points", "seed",
+            "dtypes", "devices", "modes", "tolerance", "xfail")
+MAX_RANDOM_POINTS = 1_000_000
+MAX_DIMENSIONS = 4
+
+_RESERVED = frozenset([*CONSTANTS, *ELEMENTWISE, *REDUCTIONS])
+
+# Nested list of expression sources (or one source): how `expr` and `expect` are written.
+Nested = Union[Source, list["Nested"]]  # noqa: UP007 - a runtime alias needs Union on 3.10
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Agreement means abs(a - r) <= atol + rtol * abs(r), elementwise."""
+
+    rtol: float
+    atol: float
+
+
+# float64: a 1e-6 relative error must fail; float32: correctly written code must pass.
+DEFAULT_TOLERANCES: Mapping[str, Tolerance] = {
+    "float64": Tolerance(rtol=1e-7, atol=1e-10),
+    "float32": Tolerance(rtol=1e-4, atol=1e-5),
+}
+
+
+@dataclass(frozen=True)
+class VariableSpec:
+    """A variable or argument: its name, sampling interval and shape (() for a scalar)."""
+
+    name: str
+    low: float = -1.0
+    high: float = 1.0
+    shape: tuple[int, ...] = ()
+    where: Location = field(default=Location(""), compare=False)
+    has_domain: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A declared function: `args` is None when its arguments are the case variables."""
+
+    name: str
+    expr: Nested
+    args: tuple[VariableSpec, ...] | None
+    impl: str | None
+    where: Location
+    impl_where: Location | None = None
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One item of `checks`."""
+
+    kind: str
+    target: str
+    where: Location
+    expect: Nested | None = None
+    xfail: str | None = None
+    tolerance: Mapping[str, Tolerance] | None = None
+
+
+@dataclass(frozen=True)
+class PointsSpec:
+    """Where to evaluate: `random` uniform draws plus the listed `at` points."""
+
+    random: int = 64
+    at: tuple[Mapping[str, tuple[Any, Location]], ...] = ()
+    where: Location | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One validated case; expressions are still text (see verify.model for their meaning)."""
+
+    file: str
+    name: str
+    where: Location
+    variables: tuple[VariableSpec, ...]
+    functions: tuple[FunctionSpec, ...]
+    checks: tuple[CheckSpec, ...] | None
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    points: PointsSpec = PointsSpec()
+    seed: int = 0
+    dtypes: tuple[str, ...] = ("float64",)
+    devices: tuple[str, ...] = ("auto",)
+    modes: tuple[str, ...] = MODES
+    tolerance: Mapping[str, Tolerance] = field(default_factory=dict)
+    xfail: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.file}::{self.name}"
+
+    def tolerance_for(self, dtype: str, check: CheckSpec | None = None) -> Tolerance:
+        """The tolerance in force for `dtype`: the check's, else the case's, else the default."""
+        if check is not None and check.tolerance and dtype in check.tolerance:
+            return check.tolerance[dtype]
+        return self.tolerance.get(dtype, DEFAULT_TOLERANCES[dtype])
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A file or document that could not be loaded; it becomes one `load` error record."""
+
+    file: str
+    name: str
+    error: CaseError
+    tags: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.file}::{self.name}"
+
+
+# -- small typed readers -----------------------------------------------------------------------
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {dict: "a map", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _map(y: Y, what: str, example: str) -> dict[str, Y]:
+    if not isinstance(y.value, dict):
+        raise CaseError(y.where, f"{what} must be a map, found {_type_name(y.value)}", f"e.g. {example}")
+    return y.value
+
+
+def _list(y: Y, what: str, example: str) -> list[Y]:
+    if not isinstance(y.value, list):
+        raise CaseError(y.where, f"{what} must be a list, found {_type_name(y.value)}", f"e.g. {example}")
+    return y.value
+
+
+def _string(y: Y, what: str, example: str) -> str:
+    if not isinstance(y.value, str):
+        raise CaseError(y.where, f"{what} must be a string, found {_type_name(y.value)} {y.value!r}",
+                        f"e.g. {example}")
+    return y.value
+
+
+def _number(y: Y, what: str) -> float:
+    if isinstance(y.value, bool) or not isinstance(y.value, (int, float)) or not math.isfinite(y.value):
+        raise CaseError(y.where, f"{what} must be a finite number, found {_type_name(y.value)} {y.value!r}",
+                        "write a number such as -1, 0.5 or 1e-3")
+    return float(y.value)
+
+
+def _integer(y: Y, what: str, low: int, high: int) -> int:
+    if isinstance(y.value, bool) or not isinstance(y.value, int) or not low <= y.value <= high:
+        raise CaseError(y.where, f"{what} must be an integer from {low} to {high}, found {y.value!r}",
+                        f"e.g. {what.split()[-1]}: {max(low, min(high, 64))}")
+    return int(y.value)
+
+
+def _known_keys(y: Y, keys: Mapping[str, Y], valid: tuple[str, ...], what: str) -> None:
+    for key, value in keys.items():
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            key_where = Location(value.where.file, value.where.line, 0) if value.where.line else y.where
+            raise CaseError(key_where, f"unknown key {key!r} in {what}", f"{guess}valid keys: {', '.join(valid)}")
+
+
+def _choices(y: Y, what: str, valid: tuple[str, ...]) -> tuple[str, ...]:
+    items = [y] if isinstance(y.value, str) else _list(y, what, f"{what}: [{', '.join(valid)}]")
+    out = []
+    for item in items:
+        if item.value not in valid:
+            raise CaseError(item.where, f"{what} may hold {', '.join(valid)}; found {item.value!r}",
+                            f"e.g. {what}: [{valid[0]}]")
+        if item.value not in out:
+            out.append(item.value)
+    if not out:
+        raise CaseError(y.where, f"{what} is empty", f"give at least one of {', '.join(valid)}")
+    return tuple(out)
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+def _identifier(name: Any, where: Location, what: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name) or keyword.iskeyword(name):
+        raise CaseError(where, f"{what} name {name!r} is not a valid name",
+                        "names start with a letter and hold letters, digits and _ (e.g. x, theta_1)")
+    if name in _RESERVED:
+        raise CaseError(where, f"{what} name {name!r} is taken by the expression language",
+                        f"choose another name; reserved: {', '.join(sorted(_RESERVED))}")
+    return name
+
+
+# -- parts of a case ----------------------------------------------------------------------------
+
+def _variables(y: Y, what: str, inherit: Mapping[str, VariableSpec] | None = None) -> tuple[VariableSpec, ...]:
+    example = f"{what}: [x, y]  or  {what}: {{x: {{low: -2, high: 2}}, v: {{shape: [3]}}}}"
+    if isinstance(y.value, list):
+        entries = [(item.value, item, None) for item in y.value]
+    elif isinstance(y.value, dict):
+        entries = [(key, spec, spec) for key, spec in y.value.items()]
+    else:
+        raise CaseError(y.where, f"{what} must be a list of names or a map name -> spec, found "
+                        f"{_type_name(y.value)}", f"e.g. {example}")
+    if not entries:
+        raise CaseError(y.where, f"{what} is empty", f"e.g. {example}")
+    out: list[VariableSpec] = []
+    for name, at, spec in entries:
+        _identifier(name, at.where, "variable" if what == "variables" else "argument")
+        if any(v.name == name for v in out):
+            raise CaseError(at.where, f"{name!r} is declared twice in {what}", "give each name once")
+        base = (inherit or {}).get(name) or VariableSpec(name, where=at.where)
+        if spec is None or spec.value is None:
+            out.append(VariableSpec(name, base.low, base.high, base.shape, at.where, base.has_domain))
+            continue
+        keys = _map(spec, f"the spec of {name!r}", "{low: -1, high: 1, shape: [3]}")
+        _known_keys(spec, keys, ("low", "high", "shape"), f"the spec of {name!r}")
+        low = _number(keys["low"], "low") if "low" in keys else base.low
+        high = _number(keys["high"], "high") if "high" in keys else base.high
+        if not low < high:
+            raise CaseError(spec.where, f"{name!r}: low ({low:g}) must be below high ({high:g})",
+                            "e.g. {low: -1, high: 1}")
+        shape = base.shape
+        if "shape" in keys:
+            shape_y = keys["shape"]
+            dims = _list(shape_y, "shape", "shape: [3] or shape: [2, 2]")
+            if len(dims) > MAX_DIMENSIONS:
+                raise CaseError(shape_y.where, f"shape has {len(dims)} dimensions (at most {MAX_DIMENSIONS})",
+                                "e.g. shape: [3] or shape: [2, 2]")
+            shape = tuple(_integer(d, "each dimension of shape", 1, 10_000) for d in dims)
+        has_domain = base.has_domain or "low" in keys or "high" in keys or "shape" in keys
+        out.append(VariableSpec(name, low, high, shape, at.where, has_domain))
+    return tuple(out)
+
+
+def _nested_source(y: Y, what: str, example: str, depth: int = 0) -> Nested:
+    if isinstance(y.value, list):
+        if not y.value:
+            raise CaseError(y.where, f"{what} is an empty list", f"e.g. {example}")
+        if depth >= MAX_DIMENSIONS:
+            raise CaseError(y.where, f"{what} nests deeper than {MAX_DIMENSIONS} lists", f"e.g. {example}")
+        return [_nested_source(item, what, example, depth + 1) for item in y.value]
+    if isinstance(y.value, bool) or y.value is None or isinstance(y.value, dict):
+        raise CaseError(y.where, f"{what} must be an expression string or a list of them, found "
+                        f"{_type_name(y.value)}", f"e.g. {example}; quote expressions that contain YAML characters")
+    if isinstance(y.value, (int, float)):
+        return Source(repr(y.value), y.where)
+    return Source(y.value, y.where, y.quoted and not y.block)
+
+
+def _functions(y: Y, variables: tuple[VariableSpec, ...]) -> tuple[FunctionSpec, ...]:
+    example = "functions: {f: x**2 + y, G: {args: [u, v], expr: [u + v, u*v]}}"
+    items = _map(y, "functions", example)
+    if not items:
+        raise CaseError(y.where, "functions is empty", f"e.g. {example}")
+    by_name = {v.name: v for v in variables}
+    out: list[FunctionSpec] = []
+    for name, definition in items.items():
+        key_where = Location(definition.where.file, definition.where.line, 0)
+        _identifier(name, key_where, "function")
+        if name in by_name:
+            raise CaseError(key_where, f"function {name!r} has the name of a variable", "rename one of them")
+        if isinstance(definition.value, dict):
+            keys = definition.value
+            _known_keys(definition, keys, ("args", "expr", "impl"), f"function {name!r}")
+            if "expr" not in keys:
+                raise CaseError(definition.where, f"function {name!r} has no expr",
+                                "add expr: the exact definition (impl, when given, is checked against it)")
+            args = _variables(keys["args"], f"args of {name!r}", by_name) if "args" in keys else None
+            impl = None
+            impl_where = None
+            if "impl" in keys:
+                impl = _string(keys["impl"], "impl", "impl: mypkg.ops:fused_softplus")
+                impl_where = keys["impl"].where
+                if not re.match(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z", impl):
+                    raise CaseError(impl_where, f"impl {impl!r} is not of the form module:callable",
+                                    "e.g. impl: mypkg.ops:fused_softplus")
+            expr = _nested_source(keys["expr"], f"expr of {name!r}", "expr: x**2 + y")
+            out.append(FunctionSpec(name, expr, args, impl, definition.where, impl_where))
+        else:
+            expr = _nested_source(definition, f"function {name!r}", "f: x**2 + y  or  F: [x + y, x*y]")
+            out.append(FunctionSpec(name, expr, None, None, definition.where))
+    return tuple(out)
+
+
+def _tolerance(y: Y) -> dict[str, Tolerance]:
+    example = "tolerance: {rtol: 1e-6, atol: 1e-9}  or  tolerance: {float32: {rtol: 1e-3}}"
+    keys = _map(y, "tolerance", example)
+    if keys and set(keys) <= set(DTYPES):
+        return {dtype: _one_tolerance(spec, DEFAULT_TOLERANCES[dtype]) for dtype, spec in keys.items()}
+    _known_keys(y, keys, ("rtol", "atol", *DTYPES), "tolerance")
+    if set(keys) & set(DTYPES):
+        raise CaseError(y.where, "tolerance mixes rtol/atol with per-dtype entries", f"e.g. {example}")
+    return {dtype: _one_tolerance(y, DEFAULT_TOLERANCES[dtype]) for dtype in DTYPES}
+
+
+def _one_tolerance(y: Y, default: Tolerance) -> Tolerance:
+    keys = _map(y, "a tolerance", "{rtol: 1e-6, atol: 1e-9}")
+    _known_keys(y, keys, ("rtol", "atol"), "tolerance")
+    values = {}
+    for key in ("rtol", "atol"):
+        if key in keys:
+            values[key] = _number(keys[key], key)
+            if values[key] < 0:
+                raise CaseError(keys[key].where, f"{key} must not be negative", f"e.g. {key}: 1e-6")
+    return Tolerance(values.get("rtol", default.rtol), values.get("atol", default.atol))
+
+
+def _checks(y: Y, function_names: list[str]) -> tuple[CheckSpec, ...]:
+    example = "checks: [{jacobian: H, expect: [[2*x, 1]]}, {chain_rule: H}]"
+    out = []
+    for item in _list(y, "checks", example):
+        if isinstance(item.value, str) and item.value in function_names:
+            raise CaseError(item.where, f"a check must name its kind, found just {item.value!r}",
+                            f"e.g. - jacobian: {item.value}")
+        keys = _map(item, "each check", "- jacobian: f")
+        kinds = [k for k in keys if k in CHECK_KINDS]
+        _known_keys(item, keys, (*CHECK_KINDS, *CHECK_OPTIONS), "a check")
+        if len(kinds) != 1:
+            found = ", ".join(kinds) or "none"
+            raise CaseError(item.where, f"a check needs exactly one kind key, found {found}",
+                            f"kinds: {', '.join(CHECK_KINDS)}; e.g. - jacobian: f")
+        kind = kinds[0]
+        target_y = keys[kind]
+        target = _string(target_y, kind, f"{kind}: f")
+        if target not in function_names:
+            close = difflib.get_close_matches(target, function_names, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            raise CaseError(target_y.where, f"{kind}: {target!r} is not a declared function",
+                            f"{guess}declared: {', '.join(function_names)}")
+        expect = None
+        if "expect" in keys:
+            if kind in ("value",):
+                expect = _nested_source(keys["expect"], "expect", "expect: x**2 + 1")
+            else:
+                expect = _nested_source(keys["expect"], "expect", "expect: [[2*x, 1], [y, x]]")
+        xfail = _string(keys["xfail"], "xfail", "xfail: known bug #12") if "xfail" in keys else None
+        tolerance = _tolerance(keys["tolerance"]) if "tolerance" in keys else None
+        out.append(CheckSpec(kind, target, item.where, expect, xfail, tolerance))
+    if not out:
+        raise CaseError(y.where, "checks is empty", f"leave it out to check every function, or e.g. {example}")
+    return tuple(out)
+
+
+def _points(y: Y, variables: tuple[VariableSpec, ...]) -> PointsSpec:
+    example = "points: {random: 256, at: [{x: 1, y: 2}]}"
+    keys = _map(y, "points", example)
+    _known_keys(y, keys, ("random", "at"), "points")
+    random = _integer(keys["random"], "points random", 0, MAX_RANDOM_POINTS) if "random" in keys else 64
+    at: list[dict[str, tuple[Any, Location]]] = []
+    if "at" in keys:
+        for point_y in _list(keys["at"], "points at", "at: [{x: 1, y: 2}]"):
+            point = _map(point_y, "each point of at", "{x: 1, y: 2}")
+            for name in point:
+                if all(v.name != name for v in variables):
+                    raise CaseError(point[name].where, f"point gives {name!r}, which is not a case variable",
+                                    f"variables: {', '.join(v.name for v in variables)}")
+            missing = [v.name for v in variables if v.name not in point]
+            if missing:
+                raise CaseError(point_y.where, f"point {point_y.plain()} gives no value for {', '.join(missing)}",
+                                "give every case variable a value")
+            at.append({name: (value.plain(), value.where) for name, value in point.items()})
+    if random == 0 and not at:
+        raise CaseError(y.where, "points selects no point (random: 0 and no at)", f"e.g. {example}")
+    return PointsSpec(random, tuple(at), y.where)
+
+
+def _case(file: str, document: Y, default_name: str) -> Case:
+    keys = _map(document, "a case", "a map with variables, functions and checks")
+    _known_keys(document, keys, TOP_KEYS, "the case")
+    for required in ("variables", "functions"):
+        if required not in keys:
+            raise CaseError(document.where, f"the case has no {required}",
+                            "a case needs variables and functions; see the README's case format")
+    name = _string(keys["name"], "name", "name: my-case") if "name" in keys else default_name
+    if not name.strip() or "::" in name:
+        raise CaseError(keys["name"].where, f"invalid case name {name!r}", "use a short name without '::'")
+    variables = _variables(keys["variables"], "variables")
+    functions = _functions(keys["functions"], variables)
+    names = [f.name for f in functions]
+    tags: tuple[str, ...] = ()
+    if "tags" in keys:
+        tag_items = [keys["tags"]] if isinstance(keys["tags"].value, str) else _list(keys["tags"], "tags", "tags: [seed]")
+        tags = tuple(_string(t, "each tag", "tags: [seed, chain-rule]") for t in tag_items)
+    return Case(
+        file=file,
+        name=name,
+        where=document.where,
+        variables=variables,
+        functions=functions,
+        checks=_checks(keys["checks"], names) if "checks" in keys else None,
+        description=_string(keys["description"], "description", "description: what it checks")
+        if "description" in keys else "",
+        tags=tags,
+        points=_points(keys["points"], variables) if "points" in keys else PointsSpec(),
+        seed=_integer(keys["seed"], "seed", 0, 2**63 - 1) if "seed" in keys else 0,
+        dtypes=_choices(keys["dtypes"], "dtypes", DTYPES) if "dtypes" in keys else ("float64",),
+        devices=_choices(keys["devices"], "devices", DEVICES) if "devices" in keys else ("auto",),
+        modes=_choices(keys["modes"], "modes", MODES) if "modes" in keys else MODES,
+        tolerance=_tolerance(keys["tolerance"]) if "tolerance" in keys else {},
+        xfail=_string(keys["xfail"], "xfail", "xfail: known bug #12") if "xfail" in keys else None,
+    )
+
+
+def load_file(path: str | Path, display: str | None = None) -> list[Case | LoadFailure]:
+    """Loads every case of one YAML file; a document that fails becomes a LoadFailure, never an exception."""
+    file = display or str(path)
+    stem = Path(path).stem
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [LoadFailure(file, stem, CaseError(Location(file), f"cannot read the file: {exc}",
+                                                  "check the path and save the file as UTF-8"))]
+    try:
+        documents = load_documents(file, text)
+    except CaseError as exc:
+        return [LoadFailure(file, stem, exc)]
+    if not documents:
+        return [LoadFailure(file, stem, CaseError(Location(file, 1), "the file holds no case",
+                                                  "write a case: variables, functions, checks"))]
+    several = len(documents) > 1
+    out: list[Case | LoadFailure] = []
+    seen: dict[str, int] = {}
+    for number, document in enumerate(documents, start=1):
+        default_name = f"{stem}-{number}" if several else stem
+        if isinstance(document, CaseError):
+            out.append(LoadFailure(file, default_name, document))
+            continue
+        try:
+            case = _case(file, document, default_name)
+            if case.name in seen:
+                raise CaseError(document.where, f"case name {case.name!r} is used twice in this file "
+                                f"(first at line {seen[case.name]})", "give each case of a file its own name")
+            seen[case.name] = document.where.line
+            out.append(case)
+        except CaseError as exc:
+            raw = document.value.get("name") if isinstance(document.value, dict) else None
+            name = raw.value if isinstance(raw, Y) and isinstance(raw.value, str) else default_name
+            out.append(LoadFailure(file, name, exc))
+    return out
+
+
+def discover(paths: list[str]) -> tuple[list[Path], list[str]]:
+    """The case files under `paths` (sorted, hidden skipped) and the paths that do not exist."""
+    files: list[Path] = []
+    missing: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            files.append(path)
+        elif path.is_dir():
+            found = [
+                p for p in path.rglob("*")
+                if p.suffix in (".yaml", ".yml") and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            ]
+            files.extend(sorted(found))
+        else:
+            missing.append(raw)
+    unique: list[Path] = []
+    for f in files:
+        if f not in unique:
+            unique.append(f)
+    return unique, missing

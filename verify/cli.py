@@ -1,0 +1,132 @@
+"""The command line: `python -m verify PATH...` runs cases and writes reports; exit codes per the contract."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from verify.case import DEVICES, DTYPES, MODES
+from verify.errors import UsageError
+
+if TYPE_CHECKING:
+    from verify.run import Result
+
+__all__ = ["main"]
+
+_MARK = {"pass": "PASS ", "fail": "FAIL ", "error": "ERROR", "skip": "SKIP ", "xfail": "XFAIL", "xpass": "XPASS"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _choices(values: list[str] | None, valid: tuple[str, ...], flag: str) -> tuple[str, ...] | None:
+    if not values:
+        return None
+    out: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            item = item.strip()
+            if item not in valid:
+                raise UsageError(f"{flag} {item!r}: expected one of {', '.join(valid)}")
+            if item not in out:
+                out.append(item)
+    return tuple(out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m verify",
+        description="Verify derivatives: exact SymPy derivatives vs torch autograd, for the cases in YAML files.",
+        epilog="Exit status: 0 all passed (xfail and skip allowed); 1 a result failed, errored or "
+               "unexpectedly passed; 2 bad usage or no case found.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="case files or directories (searched for *.yaml, *.yml)")
+    parser.add_argument("--report-dir", default="reports", metavar="DIR",
+                        help="where report.csv, report.json and report.md go (default: reports)")
+    parser.add_argument("-k", dest="keyword", metavar="EXPR",
+                        help="run only cases whose id or tags match, e.g. -k 'seed and not norm'")
+    parser.add_argument("--dtype", action="append", metavar="DTYPE",
+                        help=f"override the cases' dtypes ({', '.join(DTYPES)}; repeat or comma-separate)")
+    parser.add_argument("--device", action="append", metavar="DEVICE",
+                        help=f"override the cases' devices ({', '.join(DEVICES)})")
+    parser.add_argument("--mode", action="append", metavar="MODE",
+                        help=f"override the cases' autograd modes ({', '.join(MODES)})")
+    parser.add_argument("--proof-budget", type=float, default=10.0, metavar="SECONDS",
+                        help="time for each symbolic proof before falling back to numeric evidence (default: 10)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+    return parser
+
+
+def _print_case(out: TextIO, case_id: str, results: Sequence[Result], seconds: float, quiet: bool) -> None:
+    statuses = [r.status for r in results]
+    worst = next((s for s in ("error", "fail", "xpass", "xfail", "skip") if s in statuses), "pass")
+    if quiet and worst in ("pass", "xfail", "skip"):
+        return
+    bad = sum(s in ("fail", "error", "xpass") for s in statuses)
+    detail = f"{len(results)} results" if not bad else f"{bad} of {len(results)} results not ok"
+    out.write(f"{_MARK[worst]} {case_id}  ({detail}, {seconds:.2f}s)\n")
+    for r in results:
+        if r.status in ("fail", "error", "xpass"):
+            message = str(r.message).replace("\n", "\n        ")
+            out.write(f"      {r.status}: {message}\n")
+    out.flush()
+
+
+def run_command(argv: Sequence[str], out: TextIO) -> int:
+    args = build_parser().parse_args(list(argv))
+    from verify.keyword import validate
+
+    if args.keyword is not None:
+        validate(args.keyword)
+    if args.proof_budget < 0:
+        raise UsageError("--proof-budget must not be negative")
+    from verify.report import summary_line, write_reports
+    from verify.run import RunOptions, collect, exit_code, run_paths
+
+    options = RunOptions(
+        dtypes=_choices(args.dtype, DTYPES, "--dtype"),
+        devices=_choices(args.device, DEVICES, "--device"),
+        modes=_choices(args.mode, MODES, "--mode"),
+        keyword=args.keyword,
+        proof_budget_s=args.proof_budget,
+    )
+    start = time.perf_counter()
+    collected = collect(args.paths, args.keyword)
+    for path in collected.missing:
+        sys.stderr.write(f"python -m verify: error: {path}: no such file or directory\n")
+    if collected.missing:
+        return 2
+    if not collected.cases:
+        where = ", ".join(args.paths)
+        selection = f" matching -k {args.keyword!r}" if args.keyword else ""
+        sys.stderr.write(f"python -m verify: error: no case found in {where}{selection} "
+                         "(case files end in .yaml or .yml)\n")
+        return 2
+    out.write(f"verify: {len(collected.cases)} case(s) from {', '.join(args.paths)}\n")
+    results = list(run_paths(collected.cases, options,
+                             on_case=lambda case, rows, s: _print_case(out, case.id, rows, s, args.quiet)))
+    seconds = time.perf_counter() - start
+    written = write_reports(results, args.report_dir, seconds)
+    out.write(f"reports: {', '.join(str(p) for p in written)}\n")
+    out.write(summary_line(results, seconds) + "\n")
+    return exit_code(results)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Runs the command line with `argv` (default: sys.argv[1:]) and returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    stream = out or sys.stdout
+    try:
+        return run_command(argv, stream)
+    except UsageError as exc:
+        sys.stderr.write(f"python -m verify: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130

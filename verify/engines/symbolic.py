@@ -1,0 +1,82 @@
+"""Exact derivatives with SymPy: Jacobians, gradients, Hessians and chain-rule products of any depth."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import sympy
+
+from verify.expr import CallTree
+from verify.model import CompiledFunction, Model
+
+__all__ = ["SymbolicEngine", "jacobian_of"]
+
+
+def jacobian_of(entries: np.ndarray, symbols: Sequence[sympy.Symbol]) -> np.ndarray:
+    """The (outputs x inputs) Jacobian of `entries` (any shape, flattened in C order)."""
+    flat = np.asarray(entries, dtype=object).reshape(-1)
+    out = np.empty((flat.size, len(symbols)), dtype=object)
+    for i, entry in enumerate(flat):
+        free = entry.free_symbols
+        for j, symbol in enumerate(symbols):
+            out[i, j] = sympy.diff(entry, symbol) if symbol in free else sympy.S.Zero
+    return out
+
+
+class SymbolicEngine:
+    """Derives the exact derivatives of one model's functions, each once."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def _cached(self, key: tuple[str, str], make: Callable[[], np.ndarray]) -> np.ndarray:
+        if key not in self._cache:
+            value = make()
+            value.flags.writeable = False
+            self._cache[key] = value
+        return self._cache[key]
+
+    def value(self, function: CompiledFunction) -> np.ndarray:
+        """The function's entries, shaped (outputs,)."""
+        return function.entries.reshape(-1)
+
+    def jacobian(self, function: CompiledFunction) -> np.ndarray:
+        """The exact (outputs x inputs) Jacobian."""
+        return self._cached((function.name, "jacobian"), lambda: jacobian_of(function.entries, function.flat_symbols))
+
+    def gradient(self, function: CompiledFunction) -> np.ndarray:
+        """The exact gradient of a scalar function, shaped (inputs,)."""
+        return self.jacobian(function).reshape(-1)
+
+    def hessian(self, function: CompiledFunction) -> np.ndarray:
+        """The exact (inputs x inputs) Hessian of a scalar function."""
+        return self._cached((function.name, "hessian"),
+                            lambda: jacobian_of(self.gradient(function), function.flat_symbols))
+
+    def chain_product(self, function: CompiledFunction) -> np.ndarray:
+        """J_F(G(x)) . J_G(x) . ... for a composition, each stage's Jacobian at its own inputs."""
+        tree = function.call_tree
+        assert tree is not None, f"{function.name} is not a composition"
+        return self._cached((function.name, "chain_product"), lambda: self._tree_jacobian(tree, function.flat_symbols))
+
+    def _tree_jacobian(self, tree: CallTree | np.ndarray, symbols: list[sympy.Symbol]) -> np.ndarray:
+        if not isinstance(tree, CallTree):
+            return jacobian_of(tree, symbols)
+        callee = self.model.functions[tree.callee]
+        inner = [self._tree_jacobian(part, symbols) for part in tree.parts]
+        inner_values = [v for part in tree.parts
+                        for v in (part.value if isinstance(part, CallTree) else part).reshape(-1)]
+        at_inputs = dict(zip(callee.flat_symbols, inner_values))
+        outer = self.jacobian(callee)
+        outer_at = np.empty(outer.shape, dtype=object)
+        for index in np.ndindex(*outer.shape):
+            outer_at[index] = sympy.sympify(outer[index]).xreplace(at_inputs)
+        stacked = np.concatenate(inner, axis=0) if inner else np.empty((0, len(symbols)), dtype=object)
+        product = np.empty((outer.shape[0], len(symbols)), dtype=object)
+        for i in range(outer.shape[0]):
+            for j in range(len(symbols)):
+                product[i, j] = sympy.Add(*(outer_at[i, k] * stacked[k, j] for k in range(stacked.shape[0])
+                                            if outer_at[i, k] != 0 and stacked[k, j] != 0))
+        return product

@@ -1,0 +1,226 @@
+"""Case -> Model: every function compiled to exact SymPy entries over its own argument symbols."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+from verify.case import Case, CheckSpec, FunctionSpec, Nested, VariableSpec
+from verify.errors import CaseError
+from verify.expr import Callee, CallTree, Source, compile_call_tree, compile_expression, shape_text
+
+__all__ = ["CompiledFunction", "ImplCall", "Model", "build_model", "default_checks", "derivative_shape", "symbols_for"]
+
+
+def symbols_for(spec: VariableSpec) -> np.ndarray:
+    """The real SymPy symbols of a variable: `x`, or `v[0]`, `A[1, 2]` for its entries."""
+    out = np.empty(spec.shape, dtype=object)
+    for index in np.ndindex(*spec.shape):
+        label = spec.name if not spec.shape else f"{spec.name}[{', '.join(map(str, index))}]"
+        out[index] = sympy.Symbol(label, real=True)
+    out.flags.writeable = False
+    return out
+
+
+@dataclass(frozen=True)
+class ImplCall:
+    """A call of a function that has an `impl`, kept opaque for the torch engine."""
+
+    function: str
+    args: tuple[np.ndarray, ...]
+    result: np.ndarray  # fresh symbols standing for the call's result
+
+
+@dataclass(frozen=True)
+class CompiledFunction:
+    """A declared function: arguments, their symbols, and its exact value as SymPy entries."""
+
+    name: str
+    args: tuple[VariableSpec, ...]
+    symbols: tuple[np.ndarray, ...]
+    entries: np.ndarray
+    spec: FunctionSpec
+    call_tree: CallTree | None = None
+    impl_calls: tuple[ImplCall, ...] = ()
+    lowered_entries: np.ndarray | None = None  # entries over args and impl-call results
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return tuple(self.entries.shape)
+
+    @property
+    def flat_symbols(self) -> list[sympy.Symbol]:
+        return [s for block in self.symbols for s in block.reshape(-1)]
+
+    @property
+    def n_inputs(self) -> int:
+        return sum(math.prod(a.shape) for a in self.args)
+
+    @property
+    def n_outputs(self) -> int:
+        return math.prod(self.out_shape)
+
+    @property
+    def impl(self) -> str | None:
+        return self.spec.impl
+
+    def signature(self) -> str:
+        parts = [a.name if not a.shape else f"{a.name}{list(a.shape)}" for a in self.args]
+        return f"{self.name}({', '.join(parts)}) -> {shape_text(self.out_shape)}"
+
+    def input_labels(self) -> list[str]:
+        return [str(s) for s in self.flat_symbols]
+
+    def output_labels(self) -> list[str]:
+        if not self.out_shape:
+            return [self.name]
+        return [f"{self.name}[{', '.join(map(str, i))}]" for i in np.ndindex(*self.out_shape)]
+
+
+@dataclass(frozen=True)
+class Model:
+    """A compiled case: its functions by name in declared order, and each check's compiled `expect`."""
+
+    case: Case
+    functions: Mapping[str, CompiledFunction]
+    checks: tuple[CheckSpec, ...]
+    expects: Mapping[int, np.ndarray]  # check index -> claim, shaped like the derivative
+
+    def has_impl(self) -> bool:
+        return any(f.impl for f in self.functions.values())
+
+
+def _compile_nested(nested: Nested, compile_one: Callable[[Source], np.ndarray]) -> np.ndarray:
+    if isinstance(nested, Source):
+        return compile_one(nested)
+    parts = [_compile_nested(item, compile_one) for item in nested]
+    shapes = {p.shape for p in parts}
+    if len(shapes) != 1:
+        first = nested[0]
+        where = first.where if isinstance(first, Source) else None
+        listed = ", ".join(shape_text(p.shape) for p in parts)
+        raise CaseError(where, f"the entries of a list expression have different shapes: {listed}",
+                        "every entry of a list must have the same shape (usually scalars)")
+    return np.stack(parts)
+
+
+def _first_source(nested: Nested) -> Source:
+    while not isinstance(nested, Source):
+        nested = nested[0]
+    return nested
+
+
+def _callee(function: CompiledFunction) -> Callee:
+    flat = function.flat_symbols
+
+    def apply(values: list[np.ndarray]) -> np.ndarray:
+        mapping = dict(zip(flat, (v for value in values for v in value.reshape(-1))))
+        out = np.empty(function.entries.shape, dtype=object)
+        for index in np.ndindex(*function.entries.shape):
+            out[index] = sympy.sympify(function.entries[index]).xreplace(mapping)
+        return out
+
+    return Callee(function.name, [a.name for a in function.args], [a.shape for a in function.args], apply)
+
+
+def _compile_function(spec: FunctionSpec, case: Case, position: int, callees: Mapping[str, Callee],
+                      compiled: Mapping[str, CompiledFunction]) -> CompiledFunction:
+    args = spec.args if spec.args is not None else case.variables
+    symbols = tuple(symbols_for(a) for a in args)
+    names = {a.name: s for a, s in zip(args, symbols)}
+    later = {f.name: f.where.line for f in case.functions[position:]}
+    entries = _compile_nested(spec.expr, lambda source: compile_expression(source, names, callees, later))
+    entries.flags.writeable = False
+    call_tree = compile_call_tree(spec.expr, names, callees) if isinstance(spec.expr, Source) else None
+    impl_names = {f.name for f in case.functions if f.impl}
+    impl_calls: list[ImplCall] = []
+    lowered = None
+    if impl_names & set(callees):
+        def keep_impl_calls(callee: Callee, values: list[np.ndarray]) -> np.ndarray | None:
+            if callee.name not in impl_names:
+                return None
+            out_shape = compiled[callee.name].out_shape
+            result = np.empty(out_shape, dtype=object)
+            for index in np.ndindex(*out_shape):
+                result[index] = sympy.Dummy(f"{callee.name}_{len(impl_calls)}", real=True)
+            impl_calls.append(ImplCall(callee.name, tuple(values), result))
+            return result
+
+        lowered = _compile_nested(
+            spec.expr, lambda source: compile_expression(source, names, callees, later, call_hook=keep_impl_calls))
+    return CompiledFunction(spec.name, tuple(args), symbols, entries, spec, call_tree, tuple(impl_calls), lowered)
+
+
+def build_model(case: Case) -> Model:
+    """Compiles every function of `case`; raises CaseError with file:line:col on the first problem."""
+    compiled: dict[str, CompiledFunction] = {}
+    callees: dict[str, Callee] = {}
+    for position, spec in enumerate(case.functions):
+        function = _compile_function(spec, case, position, callees, compiled)
+        compiled[spec.name] = function
+        callees[spec.name] = _callee(function)
+    checks = case.checks if case.checks is not None else default_checks(case, compiled)
+    _check_targets(checks, compiled)
+    expects = {
+        i: _compile_expect(check, compiled[check.target], callees)
+        for i, check in enumerate(checks) if check.expect is not None
+    }
+    return Model(case, compiled, checks, expects)
+
+
+def default_checks(case: Case, functions: Mapping[str, CompiledFunction]) -> tuple[CheckSpec, ...]:
+    """Without `checks`: a jacobian of every function, and a chain_rule of every composition."""
+    out = []
+    for function in functions.values():
+        out.append(CheckSpec("jacobian", function.name, function.spec.where))
+        if function.call_tree is not None:
+            out.append(CheckSpec("chain_rule", function.name, function.spec.where))
+    return tuple(out)
+
+
+def derivative_shape(kind: str, function: CompiledFunction) -> tuple[int, ...]:
+    """The canonical shape of what a check of `kind` compares (outputs x inputs for Jacobians)."""
+    if kind == "value":
+        return function.out_shape
+    if kind == "gradient":
+        return (function.n_inputs,)
+    if kind == "hessian":
+        return (function.n_inputs, function.n_inputs)
+    return (function.n_outputs, function.n_inputs)
+
+
+def _compile_expect(check: CheckSpec, function: CompiledFunction, callees: Mapping[str, Callee]) -> np.ndarray:
+    names = {a.name: s for a, s in zip(function.args, function.symbols)}
+    assert check.expect is not None
+    claim = _compile_nested(check.expect, lambda source: compile_expression(source, names, callees))
+    shape = derivative_shape(check.kind, function)
+    accepted = [shape]
+    if len(function.args) == 1 and check.kind in ("jacobian", "chain_rule", "gradient"):
+        accepted.append(function.out_shape + function.args[0].shape)  # d f / d v shaped like f and v
+    squeeze = tuple(d for d in shape if d != 1)
+    if claim.shape in accepted or tuple(d for d in claim.shape if d != 1) == squeeze:
+        return claim.reshape(shape)
+    first = _first_source(check.expect)
+    wanted = " or ".join(shape_text(s) for s in accepted)
+    raise CaseError(first.where, f"expect for {check.kind} of {function.name} has shape {shape_text(claim.shape)}, "
+                    f"but the derivative has shape {wanted}",
+                    f"{function.signature()}: write {'one string' if math.prod(shape) == 1 else 'nested lists'} "
+                    "shaped like the derivative (rows: outputs, columns: inputs)")
+
+
+def _check_targets(checks: tuple[CheckSpec, ...], functions: Mapping[str, CompiledFunction]) -> None:
+    for check in checks:
+        function = functions[check.target]
+        if check.kind in ("gradient", "hessian") and function.out_shape:
+            raise CaseError(check.where, f"{check.kind}: {check.target} is not scalar: it returns shape "
+                            f"{shape_text(function.out_shape)}", f"use jacobian: {check.target}, "
+                            "or check a scalar function")
+        if check.kind == "chain_rule" and function.call_tree is None:
+            first = _first_source(function.spec.expr)
+            raise CaseError(check.where, f"chain_rule: {check.target} is not a composition: its expression "
+                            f"{first.text.strip()!r} is not a call of a declared function",
+                            f"define it as a call, e.g. {check.target}: F(G(x, y))")

@@ -1,0 +1,374 @@
+"""The only module that knows every stage: case files -> results, one failure never stopping the run."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from verify.case import Case, CheckSpec, LoadFailure, Tolerance, discover, load_file
+from verify.compare import Agreement, agree
+from verify.errors import CaseError, VerifyError
+from verify.model import CompiledFunction, Model, build_model, derivative_shape
+from verify.points import Sample, sample_points
+
+__all__ = ["STATUSES", "Result", "RunOptions", "collect", "exit_code", "run_case", "run_paths"]
+
+STATUSES = ("pass", "fail", "error", "skip", "xfail", "xpass")
+FLOAT64 = Tolerance(rtol=1e-9, atol=1e-12)  # exact vs exact, both evaluated in float64
+
+
+@dataclass(frozen=True)
+class Result:
+    """One report record: a (case, check, function, dtype, device, mode) and how it went."""
+
+    file: str
+    case: str
+    check: str
+    function: str
+    dtype: str
+    device: str
+    mode: str
+    status: str
+    points: int = 0
+    excluded: int = 0
+    mismatched: int = 0
+    max_abs_err: float = float("nan")
+    max_rel_err: float = float("nan")
+    worst_point: str = ""
+    evidence: str = ""
+    message: str = ""
+    symbolic_s: float = 0.0
+    reference_s: float = 0.0
+    autograd_s: float = 0.0
+    line: int = 0
+    seed: int = 0
+    tags: str = ""
+
+    @property
+    def case_id(self) -> str:
+        return f"{self.file}::{self.case}"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Overrides from the command line; None keeps what each case says."""
+
+    dtypes: tuple[str, ...] | None = None
+    devices: tuple[str, ...] | None = None
+    modes: tuple[str, ...] | None = None
+    keyword: str | None = None
+    proof_budget_s: float = 10.0
+    chunk_size: int | None = 4096
+
+
+def exit_code(results: Sequence[Result]) -> int:
+    """0 when nothing failed or errored; 1 for any fail, error or xpass."""
+    return 1 if any(r.status in ("fail", "error", "xpass") for r in results) else 0
+
+
+def _entry_label(function: CompiledFunction, kind: str, entry: tuple[int, ...]) -> str:
+    if kind == "value":
+        return function.output_labels()[int(np.ravel_multi_index(entry, function.out_shape))] if entry else function.name
+    inputs = function.input_labels()
+    if kind == "hessian":
+        i, j = entry
+        return f"d2 {function.name} / d{inputs[i]} d{inputs[j]}"
+    if kind == "gradient":
+        return f"d {function.name} / d {inputs[entry[0]]}"
+    i, j = entry
+    return f"d {function.output_labels()[i]} / d {inputs[j]}"
+
+
+def _entry_text(entry: tuple[int, ...]) -> str:
+    return "[" + ", ".join(map(str, entry)) + "]"
+
+
+class _CaseRun:
+    """Runs the checks of one compiled case; holds the per-case caches."""
+
+    def __init__(self, model: Model, options: RunOptions) -> None:
+        from verify.engines.autograd import TorchEngine
+        from verify.engines.symbolic import SymbolicEngine
+
+        self.model = model
+        self.case = model.case
+        self.options = options
+        self.symbolic = SymbolicEngine(model)
+        self.torch = TorchEngine(model, chunk_size=options.chunk_size)
+        self._samples: dict[str, Sample] = {}
+        self._references: dict[tuple[str, str, str], tuple[np.ndarray, float]] = {}
+
+    # -- shared pieces ---------------------------------------------------------------------
+    def base(self, check: CheckSpec, **fields: Any) -> Result:
+        return Result(file=self.case.file, case=self.case.name, check=check.kind, function=check.target,
+                      line=check.where.line, seed=self.case.seed, tags=",".join(self.case.tags), **fields)
+
+    def sample(self, function: CompiledFunction) -> Sample:
+        if function.name not in self._samples:
+            self._samples[function.name] = sample_points(self.case, function.args, function.input_labels())
+        return self._samples[function.name]
+
+    def derived(self, kind: str, function: CompiledFunction) -> np.ndarray:
+        if kind == "value":
+            return function.entries.reshape(function.out_shape)
+        if kind == "hessian":
+            return self.symbolic.hessian(function)
+        if kind == "gradient":
+            return self.symbolic.gradient(function)
+        return self.symbolic.jacobian(function)
+
+    def reference(self, key: str, entries: np.ndarray, function: CompiledFunction, dtype: str) -> tuple[np.ndarray, float]:
+        """Exact `entries` at the function's points as `dtype` rounds them, and the seconds it took.
+
+        A reference shared by several rows is computed once; later rows report 0 s for it.
+        """
+        cache_key = (function.name, key, dtype)
+        if cache_key in self._references:
+            return self._references[cache_key][0], 0.0
+        from verify.engines.reference import compile_reference
+
+        start = time.perf_counter()
+        evaluator = compile_reference(entries, function.flat_symbols)
+        values = evaluator(self.sample(function).rounded(dtype))
+        self._references[cache_key] = (values, time.perf_counter() - start)
+        return self._references[cache_key]
+
+    def domains(self, function: CompiledFunction) -> dict[Any, tuple[float, float]]:
+        return {s: (a.low, a.high) for a, block in zip(function.args, function.symbols) for s in block.reshape(-1)}
+
+    def mismatch_message(self, what: str, function: CompiledFunction, kind: str, agreement: Agreement,
+                         sample: Sample, dtype: str, tolerance: Tolerance) -> str:
+        head = (f"{what}: Mismatched entries: {agreement.mismatched} / {agreement.entries} "
+                f"(at {agreement.mismatched_points} / {agreement.points} points)")
+        if agreement.worst_point is None or agreement.worst_entry is None:
+            return head
+        entry = agreement.worst_entry
+        label = _entry_label(function, kind, entry)
+        got = agreement.worst_actual
+        expected = agreement.worst_reference
+        detail = (f"worst at {sample.describe(agreement.worst_point, dtype)}, entry {_entry_text(entry)} ({label}): "
+                  f"expected {expected:.10g}, got {got:.10g}")
+        if np.isfinite(got):
+            detail += f" (abs err {abs(got - expected):.3g}; allowed {tolerance.atol:g} + {tolerance.rtol:g}*|expected|)"
+        else:
+            detail += (" - torch gives a non-finite value where the exact result is finite"
+                       + (" (torch.where passes nan/inf from the branch not taken into gradients)"
+                          if "Piecewise" in str(self.derived(kind, function)) or "Piecewise" in str(function.entries)
+                          else ""))
+        return f"{head}; {detail}"
+
+    # -- checks ----------------------------------------------------------------------------
+    def run_check(self, index: int, check: CheckSpec) -> list[Result]:
+        function = self.model.functions[check.target]
+        kind = "jacobian" if check.kind == "chain_rule" else check.kind
+        start = time.perf_counter()
+        derived = self.derived(kind, function)
+        symbolic_s = time.perf_counter() - start
+        results: list[Result] = []
+        if index in self.model.expects:
+            results.append(self.expect_row(check, function, kind, derived, self.model.expects[index]))
+        if check.kind == "chain_rule":
+            results.extend(self.chain_rows(check, function, derived, symbolic_s))
+            symbolic_s = 0.0  # charged to the symbolic row
+        results.extend(self.engine_rows(check, function, kind, derived, symbolic_s))
+        return results
+
+    def expect_row(self, check: CheckSpec, function: CompiledFunction, kind: str, derived: np.ndarray,
+                   claim: np.ndarray) -> Result:
+        from verify.proof import decide_equal
+
+        start = time.perf_counter()
+        shaped = derived.reshape(derivative_shape(kind, function))
+        verdict = decide_equal(shaped, claim, function.flat_symbols, self.domains(function),
+                               self.options.proof_budget_s, seed=self.case.seed)
+        elapsed = time.perf_counter() - start
+        message = ""
+        if not verdict.equal and verdict.counterexample is not None:
+            c = verdict.counterexample
+            message = (f"expect of {check.kind} {function.name} is false at entry {_entry_text(c.entry)} "
+                       f"({_entry_label(function, kind, c.entry)}): derived {c.left_expr}, claimed {c.right_expr}; "
+                       f"at {c.point_text()} they are {c.left_value} and {c.right_value}")
+        elif not verdict.equal:
+            message = f"expect of {check.kind} {function.name} could not be decided: {verdict.evidence}"
+        return self.base(check, dtype="exact", device="-", mode="expect",
+                         status="pass" if verdict.equal else "fail", evidence=verdict.evidence,
+                         message=message, symbolic_s=elapsed)
+
+    def chain_rows(self, check: CheckSpec, function: CompiledFunction, jacobian: np.ndarray,
+                   jacobian_s: float) -> list[Result]:
+        from verify.proof import decide_equal
+
+        start = time.perf_counter()
+        product = self.symbolic.chain_product(function)
+        product_s = time.perf_counter() - start
+        start = time.perf_counter()
+        verdict = decide_equal(product, jacobian, function.flat_symbols, self.domains(function),
+                               self.options.proof_budget_s, seed=self.case.seed)
+        message = ""
+        if verdict.counterexample is not None:
+            c = verdict.counterexample
+            message = (f"chain rule fails at entry {_entry_text(c.entry)}: product of stage Jacobians "
+                       f"{c.left_expr} vs J_{function.name} {c.right_expr}; at {c.point_text()}: "
+                       f"{c.left_value} vs {c.right_value}")
+        rows = [self.base(check, dtype="exact", device="-", mode="symbolic",
+                          status="pass" if verdict.equal else "fail", evidence=verdict.evidence, message=message,
+                          symbolic_s=product_s + jacobian_s + time.perf_counter() - start)]
+        reference_product, product_ref_s = self.reference("chain_product", product, function, "float64")
+        reference_jacobian, jacobian_ref_s = self.reference("jacobian", jacobian, function, "float64")
+        agreement = agree(reference_product, reference_jacobian, FLOAT64)
+        sample = self.sample(function)
+        rows.append(self.base(
+            check, dtype="float64", device="-", mode="numeric", status="pass" if agreement.ok else "fail",
+            points=agreement.points, excluded=agreement.excluded, mismatched=agreement.mismatched,
+            max_abs_err=agreement.max_abs_err, max_rel_err=agreement.max_rel_err,
+            worst_point=sample.describe(agreement.worst_point) if agreement.worst_point is not None else "",
+            evidence="exact product and exact Jacobian evaluated in float64 at every point",
+            message="" if agreement.ok else self.mismatch_message(
+                "chain-rule product vs Jacobian", function, "jacobian", agreement, sample, "float64", FLOAT64),
+            symbolic_s=product_s, reference_s=product_ref_s + jacobian_ref_s))
+        return rows
+
+    def engine_rows(self, check: CheckSpec, function: CompiledFunction, kind: str, derived: np.ndarray,
+                    symbolic_s: float) -> list[Result]:
+        from verify.engines.autograd import resolve_device
+
+        torch_kind = {"gradient": "jacobian", "chain_rule": "jacobian"}.get(kind, kind)
+        if kind == "value":
+            modes: tuple[str, ...] = ("value",)
+        elif kind == "hessian":
+            modes = ("fwd-over-rev",)
+        else:
+            modes = self.options.modes or self.case.modes
+        sample = self.sample(function)
+        rows: list[Result] = []
+        for dtype in self.options.dtypes or self.case.dtypes:
+            tolerance = self.case.tolerance_for(dtype, check)
+            reference, reference_s = self.reference(kind, derived, function, dtype)
+            for device in self.options.devices or self.case.devices:
+                resolved = resolve_device(device)
+                for mode in modes:
+                    fields = dict(dtype=dtype, device=resolved or device, mode=mode)
+                    if resolved is None:
+                        rows.append(self.base(check, status="skip", **fields,
+                                              message=f"device {device!r} is not available on this machine"))
+                        continue
+                    start = time.perf_counter()
+                    try:
+                        actual = self.torch.evaluate(torch_kind, function, sample.flat, dtype, resolved,
+                                                     "fwd" if mode == "fwd" else "rev")
+                    except VerifyError as exc:
+                        rows.append(self.base(check, status="error", **fields, message=str(exc)))
+                        continue
+                    autograd_s = time.perf_counter() - start
+                    actual = actual.reshape(reference.shape)
+                    agreement = agree(actual, reference, tolerance)
+                    what = f"{check.kind} of {function.name} [{mode}, {dtype}, {resolved}]"
+                    rows.append(self.base(
+                        check, status="pass" if agreement.ok else "fail", **fields,
+                        points=agreement.points, excluded=agreement.excluded, mismatched=agreement.mismatched,
+                        max_abs_err=agreement.max_abs_err, max_rel_err=agreement.max_rel_err,
+                        worst_point=sample.describe(agreement.worst_point, dtype)
+                        if agreement.worst_point is not None else "",
+                        evidence=(f"{agreement.excluded} point(s) excluded: exact value undefined there"
+                                  if agreement.excluded else ""),
+                        message="" if agreement.ok else self.mismatch_message(
+                            what, function, kind, agreement, sample, dtype, tolerance),
+                        symbolic_s=symbolic_s, reference_s=reference_s, autograd_s=autograd_s))
+                    symbolic_s = reference_s = 0.0  # shared costs are charged to the first row only
+        return rows
+
+
+def _apply_xfail(rows: list[Result], reason: str) -> list[Result]:
+    if any(r.status == "fail" for r in rows):
+        return [replace(r, status="xfail", message=f"expected failure ({reason}): {r.message}")
+                if r.status == "fail" else r for r in rows]
+    return [replace(r, status="xpass", message=f"expected to fail ({reason}) but passed")
+            if r.status == "pass" else r for r in rows]
+
+
+def _error_row(case: Case | LoadFailure, check: str, message: str, line: int, function: str = "-") -> Result:
+    tags = ",".join(case.tags)
+    return Result(file=case.file, case=case.name, check=check, function=function, dtype="-", device="-",
+                  mode="-", status="error", message=message, line=line, tags=tags,
+                  seed=case.seed if isinstance(case, Case) else 0)
+
+
+def run_case(case: Case | LoadFailure, options: RunOptions = RunOptions()) -> list[Result]:
+    """Every result of one case; errors become `error` records, never exceptions."""
+    if isinstance(case, LoadFailure):
+        return [_error_row(case, "load", case.error.render(), case.error.where.line if case.error.where else 0)]
+    try:
+        model = build_model(case)
+    except CaseError as exc:
+        return [_error_row(case, "load", exc.render(), exc.where.line if exc.where else 0)]
+    try:
+        runner = _CaseRun(model, options)
+    except CaseError as exc:
+        return [_error_row(case, "load", exc.render(), exc.where.line if exc.where else 0)]
+    results: list[Result] = []
+    case_level: list[int] = []  # rows that the case's own xfail governs
+    for index, check in enumerate(model.checks):
+        try:
+            rows = runner.run_check(index, check)
+        except CaseError as exc:
+            rows = [_error_row(case, check.kind, exc.render(), check.where.line, check.target)]
+        except Exception as exc:  # noqa: BLE001 - one broken check must not stop the run
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            rows = [_error_row(case, check.kind, f"{check.where}: {check.kind} of {check.target} "
+                               f"could not run: {detail}", check.where.line, check.target)]
+        if check.xfail:
+            rows = _apply_xfail(rows, check.xfail)
+        else:
+            case_level.extend(range(len(results), len(results) + len(rows)))
+        results.extend(rows)
+    if case.xfail and case_level:
+        governed = _apply_xfail([results[i] for i in case_level], case.xfail)
+        for i, row in zip(case_level, governed):
+            results[i] = row
+    return results
+
+
+@dataclass
+class Collected:
+    """The cases found under the paths, in order, and the paths that did not exist."""
+
+    cases: list[Case | LoadFailure] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def collect(paths: Sequence[str], keyword: str | None = None) -> Collected:
+    """Loads every case under `paths`; `keyword` selects cases as pytest's -k does."""
+    from verify.keyword import matches
+
+    files, missing = discover(list(paths))
+    out = Collected(missing=missing)
+    for file in files:
+        display = _display_path(file)
+        for case in load_file(file, display):
+            if keyword is None or matches(keyword, [case.id, *case.tags]):
+                out.cases.append(case)
+    return out
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def run_paths(cases: Sequence[Case | LoadFailure], options: RunOptions = RunOptions(),
+              on_case: Callable[[Case | LoadFailure, list[Result], float], None] | None = None) -> Iterator[Result]:
+    """Runs `cases` in order, calling `on_case` after each; yields every result."""
+    for case in cases:
+        start = time.perf_counter()
+        results = run_case(case, options)
+        if on_case is not None:
+            on_case(case, results, time.perf_counter() - start)
+        yield from results
