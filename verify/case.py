@@ -177,14 +177,14 @@ def _list(y: Y, what: str, example: str) -> list[Y]:
 
 def _string(y: Y, what: str, example: str) -> str:
     if not isinstance(y.value, str):
-        raise CaseError(y.where, f"{what} must be a string, found {_type_name(y.value)} {y.value!r}",
+        raise CaseError(y.where, f"{what} must be a string, found {_type_name(y.value)} {y.plain()!r}",
                         f"e.g. {example}")
     return y.value
 
 
 def _number(y: Y, what: str) -> float:
     if isinstance(y.value, bool) or not isinstance(y.value, (int, float)) or not math.isfinite(y.value):
-        raise CaseError(y.where, f"{what} must be a finite number, found {_type_name(y.value)} {y.value!r}",
+        raise CaseError(y.where, f"{what} must be a finite number, found {_type_name(y.value)} {y.plain()!r}",
                         "write a number such as -1, 0.5 or 1e-3")
     return float(y.value)
 

@@ -164,8 +164,11 @@ def _parse(source: Source, limits: Limits) -> ast.expr:
     except SyntaxError as exc:
         col = (exc.offset or 1)
         where = source.at(_Pos(exc.lineno or 1, col - 1))
-        raise CaseError(where, f"invalid expression {text.strip()!r}: {exc.msg}",
-                        "expressions use Python syntax: x**2 + 3*y, sin(x), v[0], A @ x") from None
+        hint = "expressions use Python syntax: x**2 + 3*y, sin(x), v[0], A @ x"
+        if not source.quoted and ("never closed" in exc.msg or "unmatched" in exc.msg):
+            hint = ("YAML splits an unquoted [...] list at every comma and bracket: quote the expression, "
+                    'e.g. ["atan2(x, y)", "v[0]/norm(v)"]')
+        raise CaseError(where, f"invalid expression {text.strip()!r}: {exc.msg}", hint) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise CaseError(source.where, f"invalid expression: {exc}", "write a plain, reasonably sized expression") from None
     _check_size(source, tree, limits)

@@ -6,6 +6,7 @@ cannot make both sides agree.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -86,7 +87,7 @@ class ReferenceFunction:
         self.shape = tuple(entries.shape)
         self.n_inputs = len(symbols)
         flat = [sympy.sympify(e) for e in np.asarray(entries, dtype=object).reshape(-1)]
-        namespace: dict[str, Any] = dict(_NAMESPACE)
+        namespace: dict[str, Any] = {**_NAMESPACE, "functools": functools}
         self._fn = sympy.lambdify(list(symbols), flat, modules=[namespace, "scipy", "numpy"],
                                   printer=_Printer(), cse=True, dummify=True)
 
