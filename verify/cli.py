@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+_SHOWN_PER_CASE = 6
 _MARK = {"pass": "PASS ", "fail": "FAIL ", "error": "ERROR", "skip": "SKIP ", "xfail": "XFAIL", "xpass": "XPASS"}
 
 
@@ -71,10 +72,12 @@ def _print_case(out: TextIO, case_id: str, results: Sequence[Result], seconds: f
     bad = sum(s in ("fail", "error", "xpass") for s in statuses)
     detail = f"{len(results)} results" if not bad else f"{bad} of {len(results)} results not ok"
     out.write(f"{_MARK[worst]} {case_id}  ({detail}, {seconds:.2f}s)\n")
-    for r in results:
-        if r.status in ("fail", "error", "xpass"):
-            message = str(r.message).replace("\n", "\n        ")
-            out.write(f"      {r.status}: {message}\n")
+    problems = [r for r in results if r.status in ("fail", "error", "xpass")]
+    for r in problems[:_SHOWN_PER_CASE]:
+        message = str(r.message).replace("\n", "\n        ")
+        out.write(f"      {r.status}: {message}\n")
+    if len(problems) > _SHOWN_PER_CASE:
+        out.write(f"      ... and {len(problems) - _SHOWN_PER_CASE} more (see report.md)\n")
     out.flush()
 
 

@@ -102,6 +102,7 @@ class _CaseRun:
         self.symbolic = SymbolicEngine(model)
         self.torch = TorchEngine(model, chunk_size=options.chunk_size)
         self._samples: dict[str, Sample] = {}
+        self._values_checked: set[str] = {c.target for c in model.checks if c.kind == "value"}
         self._references: dict[tuple[str, str, str], tuple[np.ndarray, float]] = {}
 
     # -- shared pieces ---------------------------------------------------------------------
@@ -173,6 +174,11 @@ class _CaseRun:
         results: list[Result] = []
         if index in self.model.expects:
             results.append(self.expect_row(check, function, kind, derived, self.model.expects[index]))
+        if kind != "value" and (function.impl or function.impl_calls) and function.name not in self._values_checked:
+            # an implementation's values are checked (once) before its derivatives
+            self._values_checked.add(function.name)
+            results.extend(self.engine_rows(replace(check, kind="value"), function, "value",
+                                            self.derived("value", function), 0.0))
         if check.kind == "chain_rule":
             results.extend(self.chain_rows(check, function, derived, symbolic_s))
             symbolic_s = 0.0  # charged to the symbolic row
@@ -236,7 +242,7 @@ class _CaseRun:
 
     def engine_rows(self, check: CheckSpec, function: CompiledFunction, kind: str, derived: np.ndarray,
                     symbolic_s: float) -> list[Result]:
-        from verify.engines.autograd import resolve_device
+        from verify.engines.autograd import ModeUnsupportedError, resolve_device
 
         torch_kind = {"gradient": "jacobian", "chain_rule": "jacobian"}.get(kind, kind)
         if kind == "value":
@@ -260,14 +266,21 @@ class _CaseRun:
                         continue
                     start = time.perf_counter()
                     try:
-                        actual = self.torch.evaluate(torch_kind, function, sample.flat, dtype, resolved,
-                                                     "fwd" if mode == "fwd" else "rev")
+                        computed = self.torch.evaluate(torch_kind, function, sample.flat, dtype, resolved,
+                                                       "fwd" if mode == "fwd" else "rev")
+                    except ModeUnsupportedError as exc:
+                        rows.append(self.base(check, status="skip", **fields, message=f"{function.name}: {exc}"))
+                        continue
                     except VerifyError as exc:
-                        rows.append(self.base(check, status="error", **fields, message=str(exc)))
+                        rows.append(self.base(check, status="error", **fields,
+                                              message=f"{check.kind} of {function.name} [{mode}, {dtype}]: {exc}"))
                         continue
                     autograd_s = time.perf_counter() - start
-                    actual = actual.reshape(reference.shape)
+                    actual = computed.values.reshape(reference.shape)
                     agreement = agree(actual, reference, tolerance)
+                    notes = [] if computed.strategy == "vmap" else [computed.strategy]
+                    if agreement.excluded:
+                        notes.insert(0, f"{agreement.excluded} point(s) excluded: exact value undefined there")
                     what = f"{check.kind} of {function.name} [{mode}, {dtype}, {resolved}]"
                     rows.append(self.base(
                         check, status="pass" if agreement.ok else "fail", **fields,
@@ -275,8 +288,7 @@ class _CaseRun:
                         max_abs_err=agreement.max_abs_err, max_rel_err=agreement.max_rel_err,
                         worst_point=sample.describe(agreement.worst_point, dtype)
                         if agreement.worst_point is not None else "",
-                        evidence=(f"{agreement.excluded} point(s) excluded: exact value undefined there"
-                                  if agreement.excluded else ""),
+                        evidence="; ".join(notes),
                         message="" if agreement.ok else self.mismatch_message(
                             what, function, kind, agreement, sample, dtype, tolerance),
                         symbolic_s=symbolic_s, reference_s=reference_s, autograd_s=autograd_s))

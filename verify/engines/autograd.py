@@ -10,14 +10,16 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy
 from sympy.codegen.cfunctions import expm1, log1p
 
+from verify.errors import EngineError
 from verify.functions import relu, sigmoid, softplus
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
     from verify.model import CompiledFunction, Model
 
-__all__ = ["LOWERING", "TorchEngine", "resolve_device"]
+__all__ = ["LOWERING", "Computed", "ModeUnsupportedError", "TorchEngine", "resolve_device"]
 
 
 def _torch() -> Any:
@@ -171,20 +173,22 @@ class _Lowering:
 
 
 class TorchFunction:
-    """A function as torch computes it for one point: flat inputs (n,) -> flat outputs (m,)."""
+    """A function as torch computes it for one point: flat inputs (n,) -> flat outputs (m,).
 
-    def __init__(self, function: CompiledFunction, model: Model, dtype: torch.dtype, device: str,
-                 impls: Mapping[str, Callable[..., Any]] | None = None) -> None:
+    Calls of functions that have an `impl` go to the impl; everything else is the lowered SymPy.
+    """
+
+    def __init__(self, function: CompiledFunction, dtype: torch.dtype, device: str,
+                 impls: Mapping[str, Callable[..., Any]], model: Model) -> None:
         self.function = function
-        self.model = model
         self.torch = _torch()
         self.lowering = _Lowering(dtype, device)
-        self.impls = dict(impls or {})
+        self.impls = impls
+        self.model = model
         self.sizes = [math.prod(a.shape) for a in function.args]
         self.shapes = [a.shape for a in function.args]
         entries = function.lowered_entries if function.lowered_entries is not None else function.entries
-        self._replacements, reduced = sympy.cse(list(entries.reshape(-1)), order="none")
-        self._outputs = reduced
+        self._replacements, self._outputs = sympy.cse(list(entries.reshape(-1)), order="none")
 
     def split(self, z: Any) -> list[Any]:
         """The per-argument tensors of one point's flat input vector."""
@@ -194,21 +198,33 @@ class TorchFunction:
             start += size
         return out
 
+    def call_impl(self, name: str, arguments: list[Any]) -> Any:
+        target = self.model.functions[name]
+        result = self.impls[name](*arguments)
+        torch = self.torch
+        if isinstance(result, (tuple, list)):
+            if not all(isinstance(r, torch.Tensor) for r in result):
+                raise EngineError(f"{target.spec.impl_where}: impl {target.impl!r} returned a {type(result).__name__} "
+                                  "holding non-tensors; return a tensor or a tuple of tensors")
+            result = torch.cat([r.reshape(-1) for r in result])
+        elif not isinstance(result, torch.Tensor):
+            raise EngineError(f"{target.spec.impl_where}: impl {target.impl!r} returned {type(result).__name__}, "
+                              "not a tensor; return a torch tensor (or a tuple of tensors)")
+        if result.numel() != target.n_outputs:
+            raise EngineError(f"{target.spec.impl_where}: impl {target.impl!r} returned shape {tuple(result.shape)}, "
+                              f"but its expr has shape {target.out_shape} ({target.n_outputs} values)")
+        return result.reshape(-1)
+
     def __call__(self, z: Any) -> Any:
         torch = self.torch
         name = self.function.name
         if name in self.impls:
-            return _flat_result(self.impls[name](*self.split(z)), torch)
-        env: dict[sympy.Basic, Any] = {}
-        for symbol, index in zip(self.function.flat_symbols, range(z.shape[0])):
-            env[symbol] = z[index]
+            return self.call_impl(name, self.split(z))
+        env: dict[sympy.Basic, Any] = dict(zip(self.function.flat_symbols, (z[i] for i in range(z.shape[0]))))
         for call in self.function.impl_calls:
-            arguments = [
-                torch.stack([self.lowering.lower(e, env) * torch.ones((), dtype=z.dtype, device=z.device)
-                             for e in value.reshape(-1)]).reshape(value.shape)
-                for value in call.args
-            ]
-            result = _flat_result(self.impls[call.function](*arguments), torch)
+            arguments = [torch.stack([self.lowering.lower(e, env) for e in value.reshape(-1)]).reshape(value.shape)
+                         for value in call.args]
+            result = self.call_impl(call.function, arguments)
             for k, symbol in enumerate(call.result.reshape(-1)):
                 env[symbol] = result[k]
         for symbol, expr in self._replacements:
@@ -218,12 +234,6 @@ class TorchFunction:
             return z.new_zeros((0,))
         zero = z.new_zeros(())
         return torch.stack([v if isinstance(v, torch.Tensor) and v.dim() == 0 else zero + v for v in values])
-
-
-def _flat_result(result: Any, torch: Any) -> Any:
-    if isinstance(result, (tuple, list)):
-        return torch.cat([torch.as_tensor(r).reshape(-1) for r in result])
-    return result.reshape(-1)
 
 
 @contextmanager
@@ -241,52 +251,144 @@ def _precise_matmul(torch: Any, device: str) -> Any:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
+class ModeUnsupportedError(EngineError):
+    """The implementation under test does not support an AD mode (e.g. no forward-mode rule)."""
+
+
+@dataclass(frozen=True)
+class Computed:
+    """Values computed by torch, float64 (points, *shape), and how they were computed."""
+
+    values: np.ndarray
+    strategy: str
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def _missing_forward_rule(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, NotImplementedError) or "jvp" in text or "forward ad" in text or "forward-mode" in text
+
+
 class TorchEngine:
-    """Values, Jacobians and Hessians by torch autograd, batched over points."""
+    """Values, Jacobians and Hessians by torch autograd, batched over points.
+
+    Plain expressions run under vmap. An `impl` that vmap cannot batch runs point by point, and
+    one that torch.func cannot transform (an old-style autograd.Function) falls back to
+    torch.autograd; the strategy used is reported.
+    """
 
     KINDS = ("value", "jacobian", "hessian")
 
-    def __init__(self, model: Model, impls: Mapping[str, Callable[..., Any]] | None = None,
-                 chunk_size: int | None = 4096) -> None:
+    def __init__(self, model: Model, chunk_size: int | None = 4096) -> None:
         self.model = model
-        self.impls = impls
         self.chunk_size = chunk_size
+        self._impls: dict[str, Callable[..., Any]] = {}
         self._functions: dict[tuple[str, str, str], TorchFunction] = {}
+
+    def impls_for(self, function: CompiledFunction) -> dict[str, Callable[..., Any]]:
+        """The implementations `function` is computed from, imported on first use."""
+        from verify.impl import case_directory, load_impl
+
+        names = ([function.name] if function.impl else []) + [c.function for c in function.impl_calls]
+        for name in names:
+            if name not in self._impls:
+                spec = self.model.functions[name].spec
+                assert spec.impl is not None
+                self._impls[name] = load_impl(spec.impl, spec.impl_where, case_directory(self.model.case.file))
+        return {name: self._impls[name] for name in names}
 
     def torch_function(self, function: CompiledFunction, dtype: str, device: str) -> TorchFunction:
         key = (function.name, dtype, device)
         if key not in self._functions:
             torch = _torch()
-            self._functions[key] = TorchFunction(function, self.model, getattr(torch, dtype), device, self.impls)
+            self._functions[key] = TorchFunction(function, getattr(torch, dtype), device, self.impls_for(function),
+                                                 self.model)
         return self._functions[key]
 
     def evaluate(self, kind: str, function: CompiledFunction, points: np.ndarray, dtype: str, device: str,
-                 mode: str = "rev") -> np.ndarray:
+                 mode: str = "rev") -> Computed:
         """`kind` of `function` at `points` ((B, n) float64), as float64 of shape (B, *kind shape)."""
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown kind {kind!r}; expected one of {self.KINDS}")
         torch = _torch()
         fn = self.torch_function(function, dtype, device)
         z = torch.as_tensor(points, dtype=getattr(torch, dtype), device=device)
-        func = torch.func
-        if kind == "value":
-            per_point: Callable[..., Any] = fn
-        elif kind == "jacobian":
-            per_point = func.jacrev(fn) if mode == "rev" else func.jacfwd(fn)
-        elif kind == "hessian":
-            def scalar(zz: Any) -> Any:
-                return fn(zz)[0]
-
-            per_point = func.jacfwd(func.jacrev(scalar))
-        else:
-            raise ValueError(f"unknown kind {kind!r}; expected one of {self.KINDS}")
+        per_point = _transform(fn, kind, mode)
         with _precise_matmul(torch, device):
-            result = func.vmap(per_point, chunk_size=self.chunk_size)(z)
+            try:
+                result = torch.func.vmap(per_point, chunk_size=self.chunk_size)(z)
+                strategy = "vmap"
+            except EngineError:
+                raise
+            except Exception as batched:
+                if not fn.impls:
+                    raise
+                result, strategy = self._point_by_point(fn, per_point, z, kind, mode, batched)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
         # jacfwd can hand back float64 tangents for float32 inputs: compare in the check's dtype
-        return result.to(getattr(torch, dtype)).detach().cpu().double().numpy()
+        values = result.to(getattr(torch, dtype)).detach().cpu().double().numpy()
+        return Computed(values, strategy)
+
+    def _point_by_point(self, fn: TorchFunction, per_point: Callable[..., Any], z: Any, kind: str, mode: str,
+                        batched: BaseException) -> tuple[Any, str]:
+        torch = _torch()
+        try:
+            rows = [per_point(z[i]) for i in range(z.shape[0])]
+            return torch.stack(rows), f"point by point (vmap failed: {_short(batched)})"
+        except EngineError:
+            raise
+        except Exception as transformed:
+            try:
+                rows = [_classic(fn, z[i], kind, mode) for i in range(z.shape[0])]
+            except EngineError:
+                raise
+            except Exception as plain:
+                if mode == "fwd" and kind == "jacobian" and _missing_forward_rule(plain):
+                    raise ModeUnsupportedError(f"the impl does not support forward-mode AD: {_short(plain)}") from None
+                from verify.impl import describe_exception
+
+                raise EngineError(f"the impl raised {describe_exception(plain)}") from None
+            how = "rev-over-rev " if kind == "hessian" else ""
+            return torch.stack(rows), (f"torch.autograd {how}point by point "
+                                       f"(torch.func failed: {_short(transformed)})")
 
 
-def flat_points(points: Sequence[np.ndarray]) -> np.ndarray:
-    """Stacks per-argument point arrays (B, *shape) into flat rows (B, n)."""
-    batch = points[0].shape[0] if points else 0
-    return np.concatenate([p.reshape(batch, -1) for p in points], axis=1)
+def _transform(fn: Callable[..., Any], kind: str, mode: str) -> Callable[..., Any]:
+    func = _torch().func
+    if kind == "value":
+        return fn
+    if kind == "jacobian":
+        return func.jacrev(fn) if mode == "rev" else func.jacfwd(fn)
+
+    def scalar(z: Any) -> Any:
+        return fn(z)[0]
+
+    return func.jacfwd(func.jacrev(scalar))
+
+
+def _classic(fn: Callable[..., Any], z: Any, kind: str, mode: str) -> Any:
+    """One point by torch.autograd, for impls that torch.func cannot transform."""
+    torch = _torch()
+    if kind == "value":
+        with torch.no_grad():
+            return fn(z)
+    if kind == "hessian":
+        return torch.autograd.functional.hessian(lambda zz: fn(zz)[0], z)
+    if mode == "rev":
+        return torch.autograd.functional.jacobian(fn, z, strategy="reverse-mode")
+    import torch.autograd.forward_ad as fwad
+
+    columns = []
+    with fwad.dual_level():
+        for j in range(z.shape[0]):
+            tangent = torch.zeros_like(z)
+            tangent[j] = 1
+            out = fn(fwad.make_dual(z, tangent))
+            derivative = fwad.unpack_dual(out).tangent
+            columns.append(torch.zeros_like(out) if derivative is None else derivative)
+    return torch.stack(columns, dim=-1)
