@@ -37,7 +37,7 @@ DTYPES = ("float64", "float32")
 DEVICES = ("cpu", "cuda", "auto")
 MODES = ("rev", "fwd")
 CHECK_KINDS = ("value", "jacobian", "gradient", "hessian", "chain_rule")
-CHECK_OPTIONS = ("expect", "xfail", "tolerance")
+CHECK_OPTIONS = ("expect", "at", "xfail", "tolerance")
 TOP_KEYS = ("name", "description", "tags", "variables", "functions", "checks", "points", "seed",
             "dtypes", "devices", "modes", "tolerance", "xfail")
 MAX_RANDOM_POINTS = 1_000_000
@@ -98,6 +98,7 @@ class CheckSpec:
     expect: Nested | None = None
     xfail: str | None = None
     tolerance: Mapping[str, Tolerance] | None = None
+    at: tuple[Mapping[str, tuple[Any, Location]], ...] = ()  # extension: judge `expect` at these points only
 
 
 @dataclass(frozen=True)
@@ -377,7 +378,18 @@ def _checks(y: Y, function_names: list[str]) -> tuple[CheckSpec, ...]:
                 expect = _nested_source(keys["expect"], "expect", "expect: [[2*x, 1], [y, x]]")
         xfail = _string(keys["xfail"], "xfail", "xfail: known bug #12") if "xfail" in keys else None
         tolerance = _tolerance(keys["tolerance"]) if "tolerance" in keys else None
-        out.append(CheckSpec(kind, target, item.where, expect, xfail, tolerance))
+        at: tuple[Mapping[str, tuple[Any, Location]], ...] = ()
+        if "at" in keys:
+            if expect is None:
+                raise CaseError(keys["at"].where, "`at` on a check needs an `expect` to judge there",
+                                "e.g. - value: l2\n    at: {v: [3, -4]}\n    expect: 5")
+            raw = keys["at"]
+            points = [raw] if isinstance(raw.value, dict) else _list(raw, "at", "at: {v: [3, -4]}")
+            at = tuple({name: (value.plain(), value.where) for name, value in _map(p, "a point", "{x: 1}").items()}
+                       for p in points)
+            if not at:
+                raise CaseError(raw.where, "`at` is empty", "e.g. at: {v: [3, -4]}")
+        out.append(CheckSpec(kind, target, item.where, expect, xfail, tolerance, at))
     if not out:
         raise CaseError(y.where, "checks is empty", f"leave it out to check every function, or e.g. {example}")
     return tuple(out)

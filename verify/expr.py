@@ -41,7 +41,7 @@ class Limits:
 LIMITS = Limits()
 
 ALLOWED = (
-    "numbers, the names declared in the case, pi, E, + - * / ** @, unary -, x.T, x[i], A[i, j], "
+    "numbers, the names declared in the case, pi, E, + - * / ** @, unary -, x.T, x[i], A[i, j], [a, b], "
     "and calls of declared functions or of: " + ", ".join([*ELEMENTWISE, *REDUCTIONS])
 )
 
@@ -319,6 +319,17 @@ class _Compiler:
                             f"{self.limits.max_matmul_terms})", "use smaller shapes")
         return as_array(np.matmul(left, right))
 
+    def visit_List(self, node: ast.List) -> np.ndarray:
+        # An extension of the language: "[a, b]" inside one string builds a vector, as a YAML list would.
+        if not node.elts:
+            raise self.fail(node, "an empty list is not a value", "write entries, e.g. [x, y]")
+        parts = [self.compile(element) for element in node.elts]
+        if len({p.shape for p in parts}) != 1:
+            listed = ", ".join(shape_text(p.shape) for p in parts)
+            raise self.fail(node, f"the entries of {self.snippet(node)!r} have different shapes: {listed}",
+                            "every entry of a list must have the same shape")
+        return as_array(np.stack(parts))
+
     def visit_Attribute(self, node: ast.Attribute) -> np.ndarray:
         if node.attr != "T":
             raise self.fail(node, f"attribute access .{node.attr} is not allowed; only .T (transpose) is")
@@ -458,7 +469,7 @@ def _describe(node: ast.AST) -> str:
     names = {
         ast.Lambda: "a lambda", ast.ListComp: "a comprehension", ast.GeneratorExp: "a generator",
         ast.DictComp: "a comprehension", ast.SetComp: "a comprehension", ast.Dict: "a dict",
-        ast.List: "a list", ast.Tuple: "a tuple", ast.Set: "a set", ast.IfExp: "an if-expression",
+        ast.Tuple: "a tuple", ast.Set: "a set", ast.IfExp: "an if-expression",
         ast.BoolOp: "and/or", ast.NamedExpr: "an assignment (:=)", ast.Await: "await",
         ast.Yield: "yield", ast.JoinedStr: "an f-string", ast.Starred: "a * argument", ast.Slice: "a slice",
     }

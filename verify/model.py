@@ -89,6 +89,7 @@ class Model:
     functions: Mapping[str, CompiledFunction]
     checks: tuple[CheckSpec, ...]
     expects: Mapping[int, np.ndarray]  # check index -> claim, shaped like the derivative
+    expect_points: Mapping[int, tuple[dict[sympy.Symbol, sympy.Expr], ...]]  # check index -> its exact `at` points
 
     def has_impl(self) -> bool:
         return any(f.impl for f in self.functions.values())
@@ -169,7 +170,38 @@ def build_model(case: Case) -> Model:
         i: _compile_expect(check, compiled[check.target], callees)
         for i, check in enumerate(checks) if check.expect is not None
     }
-    return Model(case, compiled, checks, expects)
+    expect_points = {i: _exact_points(check, compiled[check.target]) for i, check in enumerate(checks) if check.at}
+    return Model(case, compiled, checks, expects, expect_points)
+
+
+def _exact_number(raw: object, where: object) -> sympy.Expr:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        raise CaseError(where, f"point value {raw!r} is not a finite number", "e.g. at: {x: 1.5}")  # type: ignore[arg-type]
+    return sympy.Integer(raw) if isinstance(raw, int) else sympy.Rational(repr(raw))
+
+
+def _exact_points(check: CheckSpec, function: CompiledFunction) -> tuple[dict[sympy.Symbol, sympy.Expr], ...]:
+    """The check's `at` points as exact rationals for the function's argument symbols."""
+    out = []
+    for point in check.at:
+        exact: dict[sympy.Symbol, sympy.Expr] = {}
+        for name in point:
+            if all(a.name != name for a in function.args):
+                raise CaseError(point[name][1], f"point gives {name!r}, which is not an argument of {function.signature()}",
+                                f"give values for {', '.join(a.name for a in function.args)}")
+        for arg, symbols in zip(function.args, function.symbols):
+            if arg.name not in point:
+                raise CaseError(check.where, f"a point of `at` gives no value for {arg.name!r}",
+                                f"{function.signature()} needs every argument")
+            raw, where = point[arg.name]
+            values = np.array(raw, dtype=object)
+            if values.shape != arg.shape:
+                raise CaseError(where, f"point value for {arg.name!r} has shape {shape_text(values.shape)}, "
+                                f"but {arg.name} has shape {shape_text(arg.shape)}", "e.g. {v: [3, -4]} for shape [2]")
+            for symbol, value in zip(symbols.reshape(-1), values.reshape(-1)):
+                exact[symbol] = _exact_number(value, where)
+        out.append(exact)
+    return tuple(out)
 
 
 def default_checks(case: Case, functions: Mapping[str, CompiledFunction]) -> tuple[CheckSpec, ...]:

@@ -18,7 +18,7 @@ import sympy
 
 from verify.budget import BudgetExceededError, Deadline, time_budget
 
-__all__ = ["Counterexample", "Verdict", "decide_equal"]
+__all__ = ["Counterexample", "Verdict", "decide_at_points", "decide_equal"]
 
 _DIGITS = 50
 _DENOMINATOR = 1000  # sample points are exact 3-decimal numbers, readable in messages
@@ -158,3 +158,33 @@ def decide_equal(
     undecided = [k for k in kinds if k.startswith("undecided")]
     evidence = "; ".join(f"{kind}: {count} entr{'y' if count == 1 else 'ies'}" for kind, count in kinds.items())
     return Verdict(not undecided, evidence or "no entries")
+
+
+def decide_at_points(
+    left: np.ndarray,
+    right: np.ndarray,
+    points: Sequence[Mapping[sympy.Symbol, sympy.Expr]],
+) -> Verdict:
+    """Whether `left` and `right` agree at each of the exact `points` (not as functions)."""
+    for point in points:
+        labels = {str(s): _show(v) for s, v in point.items()}
+        for index in np.ndindex(*left.shape):
+            a = sympy.sympify(left[index]).xreplace(dict(point))
+            b = sympy.sympify(right[index]).xreplace(dict(point))
+            difference = sympy.simplify(a - b)
+            if difference == 0:
+                continue
+            gap = abs(sympy.N(difference, _DIGITS))
+            if gap.is_number and gap <= sympy.Float(10) ** (10 - _DIGITS) * (1 + abs(sympy.N(a, _DIGITS))):
+                continue
+            return Verdict(False, "exact at the given point" if gap.is_Rational else f"{_DIGITS} digits at the given point",
+                           Counterexample(index, labels, str(left[index]), str(right[index]), _show_any(a), _show_any(b)))
+    count = len(points)
+    return Verdict(True, f"equal at the {count} given point{'s' if count > 1 else ''} (exact)")
+
+
+def _show_any(value: sympy.Expr) -> str:
+    try:
+        return _show(sympy.nsimplify(value) if value.is_number else value)
+    except (TypeError, ValueError):
+        return str(value)

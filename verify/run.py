@@ -173,7 +173,7 @@ class _CaseRun:
         symbolic_s = time.perf_counter() - start
         results: list[Result] = []
         if index in self.model.expects:
-            results.append(self.expect_row(check, function, kind, derived, self.model.expects[index]))
+            results.append(self.expect_row(index, check, function, kind, derived, self.model.expects[index]))
         if kind != "value" and (function.impl or function.impl_calls) and function.name not in self._values_checked:
             # an implementation's values are checked (once) before its derivatives
             self._values_checked.add(function.name)
@@ -185,14 +185,17 @@ class _CaseRun:
         results.extend(self.engine_rows(check, function, kind, derived, symbolic_s))
         return results
 
-    def expect_row(self, check: CheckSpec, function: CompiledFunction, kind: str, derived: np.ndarray,
+    def expect_row(self, index: int, check: CheckSpec, function: CompiledFunction, kind: str, derived: np.ndarray,
                    claim: np.ndarray) -> Result:
-        from verify.proof import decide_equal
+        from verify.proof import decide_at_points, decide_equal
 
         start = time.perf_counter()
         shaped = derived.reshape(derivative_shape(kind, function))
-        verdict = decide_equal(shaped, claim, function.flat_symbols, self.domains(function),
-                               self.options.proof_budget_s, seed=self.case.seed)
+        if index in self.model.expect_points:
+            verdict = decide_at_points(shaped, claim, self.model.expect_points[index])
+        else:
+            verdict = decide_equal(shaped, claim, function.flat_symbols, self.domains(function),
+                                   self.options.proof_budget_s, seed=self.case.seed)
         elapsed = time.perf_counter() - start
         message = ""
         if not verdict.equal and verdict.counterexample is not None:
