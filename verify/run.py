@@ -251,7 +251,9 @@ class _CaseRun:
         if kind == "value":
             modes: tuple[str, ...] = ("value",)
         elif kind == "hessian":
-            modes = ("fwd-over-rev",)
+            # both: a backward that is not itself differentiable shows only in rev-over-rev
+            outer = self.options.modes or self.case.modes
+            modes = tuple(f"{m}-over-rev" for m in ("fwd", "rev") if m in outer)
         else:
             modes = self.options.modes or self.case.modes
         sample = self.sample(function)
@@ -270,7 +272,7 @@ class _CaseRun:
                     start = time.perf_counter()
                     try:
                         computed = self.torch.evaluate(torch_kind, function, sample.flat, dtype, resolved,
-                                                       "fwd" if mode == "fwd" else "rev")
+                                                       "fwd" if mode.startswith("fwd") else "rev")
                     except ModeUnsupportedError as exc:
                         rows.append(self.base(check, status="skip", **fields, message=f"{function.name}: {exc}"))
                         continue

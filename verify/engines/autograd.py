@@ -220,7 +220,8 @@ class TorchFunction:
         name = self.function.name
         if name in self.impls:
             return self.call_impl(name, self.split(z))
-        env: dict[sympy.Basic, Any] = dict(zip(self.function.flat_symbols, (z[i] for i in range(z.shape[0]))))
+        # one unbind, not n index ops: the backward of n separate z[i] would write n full-size gradients
+        env: dict[sympy.Basic, Any] = dict(zip(self.function.flat_symbols, z.unbind(0)))
         for call in self.function.impl_calls:
             arguments = [torch.stack([self.lowering.lower(e, env) for e in value.reshape(-1)]).reshape(value.shape)
                          for value in call.args]
@@ -348,14 +349,14 @@ class TorchEngine:
             except EngineError:
                 raise
             except Exception as plain:
-                if mode == "fwd" and kind == "jacobian" and _missing_forward_rule(plain):
-                    raise ModeUnsupportedError(f"the impl does not support forward-mode AD: {_short(plain)}") from None
+                if mode == "fwd" and _missing_forward_rule(plain):
+                    names = ", ".join(f"{name} ({self.model.functions[name].impl})" for name in fn.impls)
+                    raise ModeUnsupportedError(f"the impl of {names} does not support forward-mode AD: "
+                                               f"{_short(plain)}") from None
                 from verify.impl import describe_exception
 
                 raise EngineError(f"the impl raised {describe_exception(plain)}") from None
-            how = "rev-over-rev " if kind == "hessian" else ""
-            return torch.stack(rows), (f"torch.autograd {how}point by point "
-                                       f"(torch.func failed: {_short(transformed)})")
+            return torch.stack(rows), f"torch.autograd point by point (torch.func failed: {_short(transformed)})"
 
 
 def _transform(fn: Callable[..., Any], kind: str, mode: str) -> Callable[..., Any]:
@@ -368,7 +369,8 @@ def _transform(fn: Callable[..., Any], kind: str, mode: str) -> Callable[..., An
     def scalar(z: Any) -> Any:
         return fn(z)[0]
 
-    return func.jacfwd(func.jacrev(scalar))
+    outer = func.jacfwd if mode == "fwd" else func.jacrev
+    return outer(func.jacrev(scalar))
 
 
 def _classic(fn: Callable[..., Any], z: Any, kind: str, mode: str) -> Any:
@@ -378,6 +380,8 @@ def _classic(fn: Callable[..., Any], z: Any, kind: str, mode: str) -> Any:
         with torch.no_grad():
             return fn(z)
     if kind == "hessian":
+        if mode == "fwd":  # forward-over-reverse needs torch.func; say so rather than mislabel a rev-over-rev
+            raise NotImplementedError("forward-over-reverse Hessians need an impl that torch.func can transform")
         return torch.autograd.functional.hessian(lambda zz: fn(zz)[0], z)
     if mode == "rev":
         return torch.autograd.functional.jacobian(fn, z, strategy="reverse-mode")

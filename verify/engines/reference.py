@@ -84,16 +84,24 @@ class ReferenceFunction:
     """Evaluates a fixed array of SymPy entries at a batch of points, in float64."""
 
     def __init__(self, entries: np.ndarray, symbols: Sequence[sympy.Symbol]) -> None:
+        from verify.engines import fast
+
         self.shape = tuple(entries.shape)
         self.n_inputs = len(symbols)
         flat = [sympy.sympify(e) for e in np.asarray(entries, dtype=object).reshape(-1)]
-        namespace: dict[str, Any] = {**_NAMESPACE, "functools": functools}
-        self._fn = sympy.lambdify(list(symbols), flat, modules=[namespace, "scipy", "numpy"],
-                                  printer=_Printer(), cse=True, dummify=True)
+        self._compiled = fast.lambdify(flat, symbols)
+        self.backend = "symengine" if self._compiled is not None else "sympy-numpy"
+        if self._compiled is None:
+            namespace: dict[str, Any] = {**_NAMESPACE, "functools": functools}
+            self._fn = sympy.lambdify(list(symbols), flat, modules=[namespace, "scipy", "numpy"],
+                                      printer=_Printer(), cse=True, dummify=True)
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """`points` is (B, n_inputs) float64; the result is (B, *shape) float64, nan where undefined."""
         batch = points.shape[0]
+        if self._compiled is not None:
+            with np.errstate(all="ignore"):
+                return self._compiled(np.ascontiguousarray(points, dtype=np.float64)).reshape((batch, *self.shape))
         columns = [points[:, i] for i in range(self.n_inputs)]
         with np.errstate(all="ignore"):
             values = self._fn(*columns)

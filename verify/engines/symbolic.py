@@ -14,9 +14,19 @@ __all__ = ["SymbolicEngine", "jacobian_of"]
 
 
 def jacobian_of(entries: np.ndarray, symbols: Sequence[sympy.Symbol]) -> np.ndarray:
-    """The (outputs x inputs) Jacobian of `entries` (any shape, flattened in C order)."""
+    """The (outputs x inputs) Jacobian of `entries` (any shape, flattened in C order).
+
+    SymEngine derives it where it gives SymPy's result (see verify.engines.fast), SymPy elsewhere.
+    """
+    from verify.engines import fast
+
     flat = np.asarray(entries, dtype=object).reshape(-1)
     out = np.empty((flat.size, len(symbols)), dtype=object)
+    rows = fast.jacobian_rows(list(flat), symbols)
+    if rows is not None:
+        for i, row in enumerate(rows):
+            out[i, :] = row
+        return out
     for i, entry in enumerate(flat):
         free = entry.free_symbols
         for j, symbol in enumerate(symbols):
