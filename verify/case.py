@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import keyword
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Union
 
@@ -129,6 +130,7 @@ class Case:
     modes: tuple[str, ...] = MODES
     tolerance: Mapping[str, Tolerance] = field(default_factory=dict)
     xfail: str | None = None
+    digest: str = ""  # sha256 of the file's text: the key of cached derivations
 
     @property
     def id(self) -> str:
@@ -472,6 +474,7 @@ def load_file(path: str | Path, display: str | None = None) -> list[Case | LoadF
         return [LoadFailure(file, stem, CaseError(Location(file, 1), "the file holds no case",
                                                   "write a case: variables, functions, checks"))]
     several = len(documents) > 1
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     out: list[Case | LoadFailure] = []
     seen: dict[str, int] = {}
     for number, document in enumerate(documents, start=1):
@@ -480,7 +483,7 @@ def load_file(path: str | Path, display: str | None = None) -> list[Case | LoadF
             out.append(LoadFailure(file, default_name, document))
             continue
         try:
-            case = _case(file, document, default_name)
+            case = replace(_case(file, document, default_name), digest=digest)
             if case.name in seen:
                 raise CaseError(document.where, f"case name {case.name!r} is used twice in this file "
                                 f"(first at line {seen[case.name]})", "give each case of a file its own name")

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from verify.case import DEVICES, DTYPES, MODES
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"override the cases' autograd modes ({', '.join(MODES)})")
     parser.add_argument("--proof-budget", type=float, default=10.0, metavar="SECONDS",
                         help="time for each symbolic proof before falling back to numeric evidence (default: 10)")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="where derivations are cached between runs (default: $VERIFY_CACHE_DIR or ~/.cache/verify)")
+    parser.add_argument("--no-cache", action="store_true", help="derive everything afresh and cache nothing")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
     return parser
 
@@ -89,6 +93,7 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
         validate(args.keyword)
     if args.proof_budget < 0:
         raise UsageError("--proof-budget must not be negative")
+    from verify.cache import default_cache_dir
     from verify.report import summary_line, write_reports
     from verify.run import RunOptions, collect, exit_code, run_paths
 
@@ -98,6 +103,7 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
         modes=_choices(args.mode, MODES, "--mode"),
         keyword=args.keyword,
         proof_budget_s=args.proof_budget,
+        cache_dir=None if args.no_cache else (Path(args.cache_dir) if args.cache_dir else default_cache_dir()),
     )
     start = time.perf_counter()
     collected = collect(args.paths, args.keyword)

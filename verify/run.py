@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -16,6 +17,7 @@ from verify.compare import Agreement, agree
 from verify.errors import CaseError, VerifyError
 from verify.model import CompiledFunction, Model, build_model, derivative_shape
 from verify.points import Sample, sample_points
+from verify.proof import Counterexample, Verdict
 
 __all__ = ["STATUSES", "Result", "RunOptions", "collect", "exit_code", "run_case", "run_paths"]
 
@@ -65,6 +67,7 @@ class RunOptions:
     keyword: str | None = None
     proof_budget_s: float = 10.0
     chunk_size: int | None = 4096
+    cache_dir: Path | None = None  # None: derive everything afresh
 
 
 def exit_code(results: Sequence[Result]) -> int:
@@ -99,7 +102,11 @@ class _CaseRun:
         self.model = model
         self.case = model.case
         self.options = options
-        self.symbolic = SymbolicEngine(model)
+        from verify.cache import DerivationCache
+
+        self.disk = (DerivationCache.for_text(options.cache_dir, model.case.digest, model.case.name)
+                     if options.cache_dir is not None and model.case.digest else None)
+        self.symbolic = SymbolicEngine(model, self.disk)
         self.torch = TorchEngine(model, chunk_size=options.chunk_size)
         self._samples: dict[str, Sample] = {}
         self._values_checked: set[str] = {c.target for c in model.checks if c.kind == "value"}
@@ -139,6 +146,25 @@ class _CaseRun:
         values = evaluator(self.sample(function).rounded(dtype))
         self._references[cache_key] = (values, time.perf_counter() - start)
         return self._references[cache_key]
+
+    def verdict(self, key: str, decide: Callable[[], Verdict]) -> Verdict:
+        """A proof verdict, from the disk cache when this case's content was judged before."""
+        if self.disk is not None:
+            stored = self.disk.load_json(f"verdict|{key}|{self.options.proof_budget_s}")
+            if isinstance(stored, dict):
+                try:
+                    example = stored.get("counterexample")
+                    return Verdict(bool(stored["equal"]), f"{stored['evidence']} (cached)",
+                                   Counterexample(tuple(example["entry"]), dict(example["point"]),
+                                                  *(str(example[k]) for k in ("left_expr", "right_expr",
+                                                                              "left_value", "right_value")))
+                                   if isinstance(example, dict) else None)
+                except (KeyError, TypeError, ValueError):
+                    pass
+        verdict = decide()
+        if self.disk is not None:
+            self.disk.store_json(f"verdict|{key}|{self.options.proof_budget_s}", dataclasses.asdict(verdict))
+        return verdict
 
     def domains(self, function: CompiledFunction) -> dict[Any, tuple[float, float]]:
         return {s: (a.low, a.high) for a, block in zip(function.args, function.symbols) for s in block.reshape(-1)}
@@ -192,10 +218,12 @@ class _CaseRun:
         start = time.perf_counter()
         shaped = derived.reshape(derivative_shape(kind, function))
         if index in self.model.expect_points:
-            verdict = decide_at_points(shaped, claim, self.model.expect_points[index])
+            verdict = self.verdict(f"expect|{index}", lambda: decide_at_points(
+                shaped, claim, self.model.expect_points[index]))
         else:
-            verdict = decide_equal(shaped, claim, function.flat_symbols, self.domains(function),
-                                   self.options.proof_budget_s, seed=self.case.seed)
+            verdict = self.verdict(f"expect|{index}", lambda: decide_equal(
+                shaped, claim, function.flat_symbols, self.domains(function), self.options.proof_budget_s,
+                seed=self.case.seed))
         elapsed = time.perf_counter() - start
         message = ""
         if not verdict.equal and verdict.counterexample is not None:
@@ -217,8 +245,9 @@ class _CaseRun:
         product = self.symbolic.chain_product(function)
         product_s = time.perf_counter() - start
         start = time.perf_counter()
-        verdict = decide_equal(product, jacobian, function.flat_symbols, self.domains(function),
-                               self.options.proof_budget_s, seed=self.case.seed)
+        verdict = self.verdict(f"chain|{function.name}", lambda: decide_equal(
+            product, jacobian, function.flat_symbols, self.domains(function), self.options.proof_budget_s,
+            seed=self.case.seed))
         message = ""
         if verdict.counterexample is not None:
             c = verdict.counterexample

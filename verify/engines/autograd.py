@@ -116,6 +116,9 @@ def resolve_device(device: str) -> str | None:
     return device
 
 
+_WIDE = 4  # sums with at least this many terms are lowered as vector ops
+
+
 class _Lowering:
     """Turns SymPy expressions into torch tensors for one dtype and device, sharing subexpressions."""
 
@@ -141,6 +144,8 @@ class _Lowering:
             result = False
         elif isinstance(expr, sympy.Pow):
             result = self.power(expr, env)
+        elif isinstance(expr, sympy.Add) and len(expr.args) >= _WIDE:
+            result = self.wide_sum(expr.args, env)
         elif isinstance(expr, sympy.Piecewise):
             result = _piecewise(*[(self.lower(v, env), self.condition(c, env)) for v, c in expr.args])
         else:
@@ -150,6 +155,27 @@ class _Lowering:
             result = head(*(self.lower(arg, env) for arg in expr.args))
         env[expr] = result
         return result
+
+    def wide_sum(self, terms: tuple[sympy.Basic, ...], env: dict[sympy.Basic, Any]) -> Any:
+        """A long sum as a few vector ops (stack, multiply, sum) instead of one op per term.
+
+        Rows of a matrix product are sums of two-factor products: one stacked multiply replaces
+        2k scalar ops, which is what makes wide Jacobians fast under jacfwd.
+        """
+        torch = self.torch
+        pairs = [t.args for t in terms if isinstance(t, sympy.Mul) and len(t.args) == 2]
+        rest = [t for t in terms if not (isinstance(t, sympy.Mul) and len(t.args) == 2)]
+        total = None
+        if len(pairs) >= _WIDE:
+            left = torch.stack(torch.broadcast_tensors(*[self.lower(a, env) for a, _ in pairs]))
+            right = torch.stack(torch.broadcast_tensors(*[self.lower(b, env) for _, b in pairs]))
+            total = (left * right).sum(0)
+        else:
+            rest = list(terms)
+        if rest:
+            parts = torch.stack(torch.broadcast_tensors(*[self.lower(t, env) for t in rest])).sum(0)
+            total = parts if total is None else total + parts
+        return total
 
     def condition(self, condition: sympy.Basic, env: dict[sympy.Basic, Any]) -> Any:
         if condition is sympy.true:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sympy
 
+from verify.cache import DerivationCache
 from verify.expr import CallTree
 from verify.model import CompiledFunction, Model
 
@@ -37,13 +38,21 @@ def jacobian_of(entries: np.ndarray, symbols: Sequence[sympy.Symbol]) -> np.ndar
 class SymbolicEngine:
     """Derives the exact derivatives of one model's functions, each once."""
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, disk: DerivationCache | None = None) -> None:
         self.model = model
+        self.disk = disk
         self._cache: dict[tuple[str, str], np.ndarray] = {}
 
     def _cached(self, key: tuple[str, str], make: Callable[[], np.ndarray]) -> np.ndarray:
         if key not in self._cache:
-            value = make()
+            value = None
+            if self.disk is not None:
+                function = self.model.functions[key[0]]
+                value = self.disk.load_array("|".join(key), {s.name: s for s in function.flat_symbols})
+            if value is None:
+                value = make()
+                if self.disk is not None:
+                    self.disk.store_array("|".join(key), value)
             value.flags.writeable = False
             self._cache[key] = value
         return self._cache[key]

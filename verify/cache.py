@@ -1,0 +1,163 @@
+"""A disk cache of derivations and proof verdicts, keyed by the case file's content.
+
+Entries are JSON, and expressions are stored as trees of whitelisted SymPy heads, so reading a
+cache file never runs code (no pickle): a planted cache file can at worst give a wrong entry
+that the comparison with torch then reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy
+from sympy.codegen.cfunctions import expm1, log1p
+from sympy.functions.elementary.piecewise import ExprCondPair
+
+from verify.functions import relu, sigmoid, softplus
+
+__all__ = ["DerivationCache", "default_cache_dir", "from_tree", "to_tree"]
+
+_FORMAT = 1
+
+_HEADS: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        sympy.Add, sympy.Mul, sympy.Pow, sympy.sin, sympy.cos, sympy.tan, sympy.asin, sympy.acos, sympy.atan,
+        sympy.atan2, sympy.sinh, sympy.cosh, sympy.tanh, sympy.asinh, sympy.acosh, sympy.atanh, sympy.exp,
+        sympy.log, sympy.Abs, sympy.sign, sympy.erf, sympy.erfc, sympy.gamma, sympy.loggamma, sympy.polygamma,
+        sympy.Min, sympy.Max, sympy.Heaviside, sympy.DiracDelta, sympy.Piecewise, ExprCondPair,
+        sympy.StrictLessThan, sympy.LessThan, sympy.StrictGreaterThan, sympy.GreaterThan, sympy.Equality,
+        sympy.Unequality, sympy.And, sympy.Or, sympy.Not, log1p, expm1, sigmoid, softplus, relu,
+    )
+}
+_CONSTANTS: dict[str, sympy.Basic] = {"pi": sympy.pi, "E": sympy.E, "true": sympy.true, "false": sympy.false,
+                                      "nan": sympy.nan, "zoo": sympy.zoo, "oo": sympy.oo, "-oo": -sympy.oo}
+
+
+class CacheFormatError(ValueError):
+    """A cache entry that does not decode: it is ignored and recomputed."""
+
+
+def to_tree(expr: sympy.Basic) -> Any:
+    """A JSON-able tree of `expr`: numbers as strings, symbols by name, heads by class name."""
+    if expr.is_Symbol:
+        return {"s": expr.name}
+    if expr.is_Integer or expr.is_Rational:
+        return {"q": str(expr)}
+    if expr.is_Float:
+        return {"f": str(expr), "p": expr._prec}
+    for name, constant in _CONSTANTS.items():
+        if expr == constant:
+            return {"c": name}
+    name = type(expr).__name__
+    if name not in _HEADS:
+        raise CacheFormatError(f"cannot store {name}")
+    return {"h": name, "a": [to_tree(arg) for arg in expr.args]}
+
+
+def from_tree(tree: Any, symbols: dict[str, sympy.Symbol]) -> sympy.Basic:
+    """The expression of `to_tree`, over the case's own symbols; raises CacheFormatError on anything else."""
+    if not isinstance(tree, dict):
+        raise CacheFormatError("not a tree")
+    if "s" in tree:
+        if tree["s"] not in symbols:
+            raise CacheFormatError(f"unknown symbol {tree['s']!r}")
+        return symbols[tree["s"]]
+    if "q" in tree:
+        return sympy.Rational(str(tree["q"]))
+    if "f" in tree:
+        return sympy.Float(str(tree["f"]), precision=int(tree.get("p", 53)))
+    if "c" in tree:
+        if tree["c"] not in _CONSTANTS:
+            raise CacheFormatError("unknown constant")
+        return _CONSTANTS[tree["c"]]
+    head = _HEADS.get(str(tree.get("h")))
+    if head is None:
+        raise CacheFormatError(f"unknown head {tree.get('h')!r}")
+    args = [from_tree(arg, symbols) for arg in tree.get("a", [])]
+    if head is ExprCondPair:
+        return head(*args)
+    return head(*args, evaluate=False) if head in (sympy.Add, sympy.Mul, sympy.Pow) else head(*args)
+
+
+def default_cache_dir() -> Path:
+    """$VERIFY_CACHE_DIR, else $XDG_CACHE_HOME/verify, else ~/.cache/verify."""
+    if os.environ.get("VERIFY_CACHE_DIR"):
+        return Path(os.environ["VERIFY_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "verify"
+
+
+@dataclass(frozen=True)
+class DerivationCache:
+    """Cached derivations of one case file's content; `directory` None disables caching."""
+
+    directory: Path | None
+    content_key: str
+
+    @staticmethod
+    def for_text(directory: Path | None, text: str, case_name: str) -> DerivationCache:
+        import verify
+
+        digest = hashlib.sha256(f"{_FORMAT}|{verify.__version__}|{sympy.__version__}|{case_name}|".encode()
+                                + text.encode()).hexdigest()
+        return DerivationCache(directory, digest)
+
+    def _path(self, key: str) -> Path | None:
+        if self.directory is None:
+            return None
+        name = hashlib.sha256(f"{self.content_key}|{key}".encode()).hexdigest()
+        return self.directory / name[:2] / f"{name}.json"
+
+    def load_array(self, key: str, symbols: dict[str, sympy.Symbol]) -> np.ndarray | None:
+        data = self._read(key)
+        if data is None:
+            return None
+        try:
+            flat = [from_tree(tree, symbols) for tree in data["entries"]]
+            out = np.empty(len(flat), dtype=object)
+            out[:] = flat
+            return out.reshape(tuple(int(d) for d in data["shape"]))
+        except (CacheFormatError, KeyError, TypeError, ValueError, RecursionError):
+            return None
+
+    def store_array(self, key: str, array: np.ndarray) -> None:
+        try:
+            entries = [to_tree(e) for e in array.reshape(-1)]
+        except (CacheFormatError, RecursionError):
+            return
+        self._write(key, {"shape": list(array.shape), "entries": entries})
+
+    def load_json(self, key: str) -> Any:
+        data = self._read(key)
+        return None if data is None else data.get("value")
+
+    def store_json(self, key: str, value: Any) -> None:
+        self._write(key, {"value": value})
+
+    def _read(self, key: str) -> Any:
+        path = self._path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _write(self, key: str, data: Any) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+            temporary.replace(path)  # atomic: parallel runs never read half a file
+        except OSError:
+            return  # a read-only or full disk costs speed, not correctness
