@@ -131,6 +131,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Runs the command line with `argv` (default: sys.argv[1:]) and returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     stream = out or sys.stdout
+    if argv[:1] == ["bench"]:
+        from verify.bench import main as bench_main
+
+        return bench_main(argv[1:], stream)
     try:
         return run_command(argv, stream)
     except UsageError as exc:
