@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,13 @@ class Y:
     where: Location
     quoted: bool = False
     block: bool = False
+    keys: Mapping[str, Location] | None = None  # for a map: where each key is written
+    # for a scalar YAML folded from several lines: (offset in the value, line, column) of each line's text
+    segments: tuple[tuple[int, int, int], ...] = ()
+
+    def key_where(self, key: str) -> Location:
+        """Where `key` of this map is written (the map itself when unknown)."""
+        return (self.keys or {}).get(key, self.where)
 
     def plain(self) -> Any:
         """The value without locations, recursively."""
@@ -74,18 +82,33 @@ def _yaml_hint(problem: str, line_text: str) -> str:
     return "check the indentation and quote expressions that contain YAML characters"
 
 
-_MAX_NODES = 200_000  # aliases can make a small file expand exponentially ("billion laughs")
+_MAX_NODES = 20_000  # aliases can make a small file expand exponentially ("billion laughs")
+_PLAIN_TAGS: dict[type, str] = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
 
 
-def _to_y(file: str, node: yaml.Node, loader: _Loader, budget: list[int]) -> Y:
+def _block_start(file: str, node: yaml.Node, lines: list[str]) -> Location:
+    # A | or > scalar starts at its indicator; its text starts on the next non-empty line.
+    for number in range(node.start_mark.line + 1, min(node.end_mark.line + 1, len(lines))):
+        line = lines[number]
+        if line.strip():
+            return Location(file, number + 1, len(line) - len(line.lstrip()) + 1)
+    return node_location(file, node)
+
+
+def _to_y(file: str, node: yaml.Node, loader: _Loader, budget: list[int], lines: list[str]) -> Y:
     budget[0] -= 1
     where = node_location(file, node)
+    plain_tag = _PLAIN_TAGS.get(type(node))
+    if plain_tag is not None and node.tag != plain_tag:
+        raise CaseError(where, f"YAML tag {node.tag!r} is not allowed",
+                        "YAML tags (!!python/..., !tag) are not allowed in case files; remove the tag")
     if budget[0] < 0:
         raise CaseError(where, f"the document expands to more than {_MAX_NODES} YAML values",
                         "case files are small; remove aliases (*name) that repeat large parts")
     if isinstance(node, yaml.MappingNode):
         items: dict[str, Y] = {}
         first_line: dict[str, int] = {}
+        keys: dict[str, Location] = {}
         for key_node, value_node in node.value:
             key_where = node_location(file, key_node)
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
@@ -96,42 +119,78 @@ def _to_y(file: str, node: yaml.Node, loader: _Loader, budget: list[int]) -> Y:
                 raise CaseError(key_where, f"duplicate key {key!r} (first given at line {first_line[key]})",
                                 "give each key once; YAML would silently keep only the last")
             first_line[key] = key_where.line
-            items[key] = _to_y(file, value_node, loader, budget)
-        return Y(items, where)
+            keys[key] = key_where
+            items[key] = _to_y(file, value_node, loader, budget, lines)
+        return Y(items, where, keys=keys)
     if isinstance(node, yaml.SequenceNode):
-        return Y([_to_y(file, item, loader, budget) for item in node.value], where)
+        return Y([_to_y(file, item, loader, budget, lines) for item in node.value], where)
     try:
         value = loader.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as exc:
         raise CaseError(where, f"invalid YAML: {exc.problem}", _yaml_hint(exc.problem or "", "")) from None
     style = getattr(node, "style", None)
-    return Y(value, where, quoted=style in ("'", '"'), block=style in ("|", ">"))
+    literal = style == "|"
+    segments = _folded_segments(node, lines) if not literal and node.end_mark.line > node.start_mark.line else ()
+    return Y(value, _block_start(file, node, lines) if style in ("|", ">") else where, quoted=style in ("'", '"'),
+             block=literal, segments=segments)
+
+
+def _folded_segments(node: yaml.Node, lines: list[str]) -> tuple[tuple[int, int, int], ...]:
+    """Where each source line of a folded scalar lands in its value: YAML joins the lines with one space."""
+    first = node.start_mark.line
+    style = getattr(node, "style", None)
+    if style == ">":
+        first += 1  # the text starts below the indicator
+        start_col = None
+    else:
+        start_col = node.start_mark.column + (1 if style in ("'", '"') else 0)
+    segments, offset = [], 0
+    for number in range(first, min(node.end_mark.line + 1, len(lines))):
+        line = lines[number]
+        col = start_col if number == first and start_col is not None else len(line) - len(line.lstrip())
+        text = line[col:].rstrip()
+        if style in ("'", '"') and number == node.end_mark.line:
+            text = text[: max(0, node.end_mark.column - 1 - col)]
+        if not text:
+            continue
+        segments.append((offset, number + 1, col + 1))
+        offset += len(text) + 1
+    return tuple(segments)
+
+
+def _is_empty(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and node.value in ("", "~")
 
 
 def load_documents(file: str, text: str) -> list[Y | CaseError]:
     """Each YAML document of `text` as a located tree, or the CaseError that document raises.
 
-    Raises CaseError with file:line:col when the YAML stream itself does not parse; empty
-    documents are skipped.
+    Documents before a YAML syntax error are kept; the error itself becomes the last entry,
+    since YAML cannot resume after it. Empty documents are skipped.
     """
     lines = text.splitlines()
-    try:
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        problem = exc.problem or str(exc)
-        line_text = lines[mark.line] if mark and mark.line < len(lines) else ""
-        raise CaseError(where, f"invalid YAML: {problem}", _yaml_hint(problem, line_text)) from None
-    except yaml.YAMLError as exc:  # reader errors (bad bytes) carry no mark
-        raise CaseError(Location(file), f"invalid YAML: {exc}", "save the file as UTF-8 text") from None
     loader = _Loader("")
     documents: list[Y | CaseError] = []
-    for node in nodes:
-        if node is None:
+    stream = yaml.compose_all(text, Loader=_Loader)
+    while True:
+        try:
+            node = next(stream)
+        except StopIteration:
+            break
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+            problem = exc.problem or str(exc)
+            line_text = lines[mark.line] if mark and mark.line < len(lines) else ""
+            documents.append(CaseError(where, f"invalid YAML: {problem}", _yaml_hint(problem, line_text)))
+            break
+        except yaml.YAMLError as exc:  # reader errors (bad characters) carry no mark
+            documents.append(CaseError(Location(file, 1), f"invalid YAML: {exc}", "save the file as UTF-8 text"))
+            break
+        if node is None or _is_empty(node):
             continue
         try:
-            documents.append(_to_y(file, node, loader, [_MAX_NODES]))
+            documents.append(_to_y(file, node, loader, [_MAX_NODES], lines))
         except CaseError as exc:
             documents.append(exc)
     return documents

@@ -14,8 +14,8 @@ from typing import Any, Union
 
 from verify._yaml import Y, load_documents
 from verify.errors import CaseError, Location
-from verify.expr import Source
-from verify.functions import CONSTANTS, ELEMENTWISE, REDUCTIONS
+from verify.source import Source
+from verify.vocabulary import CHECK_KINDS, DEVICES, DTYPES, MODES, RESERVED
 
 __all__ = [
     "CHECK_KINDS",
@@ -34,17 +34,14 @@ __all__ = [
     "load_file",
 ]
 
-DTYPES = ("float64", "float32")
-DEVICES = ("cpu", "cuda", "auto")
-MODES = ("rev", "fwd")
-CHECK_KINDS = ("value", "jacobian", "gradient", "hessian", "chain_rule")
 CHECK_OPTIONS = ("expect", "at", "xfail", "tolerance")
 TOP_KEYS = ("name", "description", "tags", "variables", "functions", "checks", "points", "seed",
             "dtypes", "devices", "modes", "tolerance", "xfail")
 MAX_RANDOM_POINTS = 1_000_000
 MAX_DIMENSIONS = 4
+MAX_ENTRIES = 10_000  # entries of one shaped variable, each becomes a symbol
 
-_RESERVED = frozenset([*CONSTANTS, *ELEMENTWISE, *REDUCTIONS])
+_RESERVED = RESERVED
 
 # Nested list of expression sources (or one source): how `expr` and `expect` are written.
 Nested = Union[Source, list["Nested"]]  # noqa: UP007 - a runtime alias needs Union on 3.10
@@ -200,12 +197,11 @@ def _integer(y: Y, what: str, low: int, high: int) -> int:
 
 
 def _known_keys(y: Y, keys: Mapping[str, Y], valid: tuple[str, ...], what: str) -> None:
-    for key, value in keys.items():
+    for key in keys:
         if key not in valid:
             close = difflib.get_close_matches(key, valid, n=1)
             guess = f"did you mean {close[0]!r}? " if close else ""
-            key_where = Location(value.where.file, value.where.line, 0) if value.where.line else y.where
-            raise CaseError(key_where, f"unknown key {key!r} in {what}", f"{guess}valid keys: {', '.join(valid)}")
+            raise CaseError(y.key_where(key), f"unknown key {key!r} in {what}", f"{guess}valid keys: {', '.join(valid)}")
 
 
 def _choices(y: Y, what: str, valid: tuple[str, ...]) -> tuple[str, ...]:
@@ -240,9 +236,9 @@ def _identifier(name: Any, where: Location, what: str) -> str:
 def _variables(y: Y, what: str, inherit: Mapping[str, VariableSpec] | None = None) -> tuple[VariableSpec, ...]:
     example = f"{what}: [x, y]  or  {what}: {{x: {{low: -2, high: 2}}, v: {{shape: [3]}}}}"
     if isinstance(y.value, list):
-        entries = [(item.value, item, None) for item in y.value]
+        entries = [(item.value, item.where, None) for item in y.value]
     elif isinstance(y.value, dict):
-        entries = [(key, spec, spec) for key, spec in y.value.items()]
+        entries = [(key, y.key_where(key), spec) for key, spec in y.value.items()]
     else:
         raise CaseError(y.where, f"{what} must be a list of names or a map name -> spec, found "
                         f"{_type_name(y.value)}", f"e.g. {example}")
@@ -250,12 +246,12 @@ def _variables(y: Y, what: str, inherit: Mapping[str, VariableSpec] | None = Non
         raise CaseError(y.where, f"{what} is empty", f"e.g. {example}")
     out: list[VariableSpec] = []
     for name, at, spec in entries:
-        _identifier(name, at.where, "variable" if what == "variables" else "argument")
+        _identifier(name, at, "variable" if what == "variables" else "argument")
         if any(v.name == name for v in out):
-            raise CaseError(at.where, f"{name!r} is declared twice in {what}", "give each name once")
-        base = (inherit or {}).get(name) or VariableSpec(name, where=at.where)
+            raise CaseError(at, f"{name!r} is declared twice in {what}", "give each name once")
+        base = (inherit or {}).get(name) or VariableSpec(name, where=at)
         if spec is None or spec.value is None:
-            out.append(VariableSpec(name, base.low, base.high, base.shape, at.where, base.has_domain))
+            out.append(VariableSpec(name, base.low, base.high, base.shape, at, base.has_domain))
             continue
         keys = _map(spec, f"the spec of {name!r}", "{low: -1, high: 1, shape: [3]}")
         _known_keys(spec, keys, ("low", "high", "shape"), f"the spec of {name!r}")
@@ -271,9 +267,12 @@ def _variables(y: Y, what: str, inherit: Mapping[str, VariableSpec] | None = Non
             if len(dims) > MAX_DIMENSIONS:
                 raise CaseError(shape_y.where, f"shape has {len(dims)} dimensions (at most {MAX_DIMENSIONS})",
                                 "e.g. shape: [3] or shape: [2, 2]")
-            shape = tuple(_integer(d, "each dimension of shape", 1, 10_000) for d in dims)
+            shape = tuple(_integer(d, "each dimension of shape", 1, MAX_ENTRIES) for d in dims)
+            if math.prod(shape) > MAX_ENTRIES:
+                raise CaseError(shape_y.where, f"{name!r} has {math.prod(shape)} entries (at most {MAX_ENTRIES})",
+                                "verify expands shaped variables into their entries; use smaller shapes")
         has_domain = base.has_domain or "low" in keys or "high" in keys or "shape" in keys
-        out.append(VariableSpec(name, low, high, shape, at.where, has_domain))
+        out.append(VariableSpec(name, low, high, shape, at, has_domain))
     return tuple(out)
 
 
@@ -289,7 +288,7 @@ def _nested_source(y: Y, what: str, example: str, depth: int = 0) -> Nested:
                         f"{_type_name(y.value)}", f"e.g. {example}; quote expressions that contain YAML characters")
     if isinstance(y.value, (int, float)):
         return Source(repr(y.value), y.where)
-    return Source(y.value, y.where, y.quoted and not y.block)
+    return Source(y.value, y.where, y.quoted and not y.block, y.block, y.segments)
 
 
 def _functions(y: Y, variables: tuple[VariableSpec, ...]) -> tuple[FunctionSpec, ...]:
@@ -300,7 +299,7 @@ def _functions(y: Y, variables: tuple[VariableSpec, ...]) -> tuple[FunctionSpec,
     by_name = {v.name: v for v in variables}
     out: list[FunctionSpec] = []
     for name, definition in items.items():
-        key_where = Location(definition.where.file, definition.where.line, 0)
+        key_where = y.key_where(name)
         _identifier(name, key_where, "function")
         if name in by_name:
             raise CaseError(key_where, f"function {name!r} has the name of a variable", "rename one of them")
@@ -414,10 +413,32 @@ def _points(y: Y, variables: tuple[VariableSpec, ...]) -> PointsSpec:
             if missing:
                 raise CaseError(point_y.where, f"point {point_y.plain()} gives no value for {', '.join(missing)}",
                                 "give every case variable a value")
+            for variable in variables:
+                _point_value(point[variable.name], variable)
             at.append({name: (value.plain(), value.where) for name, value in point.items()})
     if random == 0 and not at:
         raise CaseError(y.where, "points selects no point (random: 0 and no at)", f"e.g. {example}")
     return PointsSpec(random, tuple(at), y.where)
+
+
+def _point_value(y: Y, variable: VariableSpec) -> None:
+    """Rejects a point value that is not a finite number (nested) list of the variable's shape."""
+    def shape_of(value: Any) -> tuple[int, ...] | None:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, (int, float)):
+            return () if math.isfinite(value) else None
+        if isinstance(value, list) and value:
+            inner = {shape_of(v) for v in value}
+            if len(inner) == 1 and None not in inner:
+                return (len(value), *inner.pop())  # type: ignore[misc]
+        return None
+
+    shape = shape_of(y.plain())
+    if shape != variable.shape:
+        wanted = "a number" if not variable.shape else f"a nested list of shape {list(variable.shape)}"
+        raise CaseError(y.where, f"point value {y.plain()!r} for {variable.name!r} is not {wanted}",
+                        "e.g. {x: 1.5} for a scalar, {v: [3, -4]} for shape [2]")
 
 
 def _case(file: str, document: Y, default_name: str) -> Case:
@@ -462,10 +483,18 @@ def load_file(path: str | Path, display: str | None = None) -> list[Case | LoadF
     file = display or str(path)
     stem = Path(path).stem
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
         return [LoadFailure(file, stem, CaseError(Location(file), f"cannot read the file: {exc}",
-                                                  "check the path and save the file as UTF-8"))]
+                                                  "check the path and its permissions"))]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return [LoadFailure(file, stem, CaseError(Location(file, line, col),
+                                                  f"cannot decode the file as UTF-8: byte {raw[exc.start]:#04x} here",
+                                                  "save the file as UTF-8"))]
     try:
         documents = load_documents(file, text)
     except CaseError as exc:
@@ -490,8 +519,8 @@ def load_file(path: str | Path, display: str | None = None) -> list[Case | LoadF
             seen[case.name] = document.where.line
             out.append(case)
         except CaseError as exc:
-            raw = document.value.get("name") if isinstance(document.value, dict) else None
-            name = raw.value if isinstance(raw, Y) and isinstance(raw.value, str) else default_name
+            name_y = document.value.get("name") if isinstance(document.value, dict) else None
+            name = name_y.value if isinstance(name_y, Y) and isinstance(name_y.value, str) else default_name
             out.append(LoadFailure(file, name, exc))
     return out
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from verify.case import DEVICES, DTYPES, MODES
 from verify.errors import UsageError
+from verify.vocabulary import DEVICES, DTYPES, MODES
 
 if TYPE_CHECKING:
     from verify.run import Result
@@ -22,9 +22,13 @@ _MARK = {"pass": "PASS ", "fail": "FAIL ", "error": "ERROR", "skip": "SKIP ", "x
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+    """Writes help to the stream the caller gave, so main(argv, out) captures it."""
+
+    out: TextIO = sys.stdout
+
+    def _print_message(self, message: str, file: object = None) -> None:
+        if message:
+            (sys.stderr if file is sys.stderr else self.out).write(message)  # type: ignore[attr-defined]
 
 
 def _choices(values: list[str] | None, valid: tuple[str, ...], flag: str) -> tuple[str, ...] | None:
@@ -86,7 +90,9 @@ def _print_case(out: TextIO, case_id: str, results: Sequence[Result], seconds: f
 
 
 def run_command(argv: Sequence[str], out: TextIO) -> int:
-    args = build_parser().parse_args(list(argv))
+    parser = build_parser()
+    parser.out = out  # type: ignore[attr-defined]
+    args = parser.parse_args(list(argv))
     from verify.keyword import validate
 
     if args.keyword is not None:
@@ -140,6 +146,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"python -m verify: error: {exc}\n")
         return 2
+    except SystemExit as exc:  # argparse: --help (0) or bad usage (2)
+        return exc.code if isinstance(exc.code, int) else 2
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

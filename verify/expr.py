@@ -18,6 +18,7 @@ import sympy
 
 from verify.errors import CaseError, Location
 from verify.functions import CONSTANTS, ELEMENTWISE, REDUCTIONS
+from verify.source import Source
 
 __all__ = [
     "LIMITS", "CallTree", "Callee", "Source", "as_array", "compile_call_tree", "compile_expression",
@@ -49,25 +50,6 @@ _COMPARISONS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge,
     ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne,
 }
-
-
-@dataclass(frozen=True)
-class Source:
-    """An expression's text and where it sits in its file (`quoted`: the YAML scalar had quotes)."""
-
-    text: str
-    where: Location
-    quoted: bool = False
-
-    def at(self, node: ast.AST | None) -> Location:
-        """The file location of `node` within this expression."""
-        if node is None or not hasattr(node, "lineno") or not self.where.line:
-            return self.where
-        line_offset = getattr(node, "lineno", 1) - 1
-        col = getattr(node, "col_offset", 0) + 1
-        if line_offset == 0:
-            col += self.where.col - 1 + (1 if self.quoted else 0)
-        return self.where.shifted(line_offset, col)
 
 
 class Callee:
@@ -184,14 +166,18 @@ class _Pos(ast.AST):
         self.col_offset = col_offset
 
 
-def _number(value: Any, source: Source, node: ast.AST, limits: Limits) -> sympy.Expr:
+def _number(value: Any, source: Source, node: ast.AST, limits: Limits, text: str | None = None) -> sympy.Expr:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CaseError(source.at(node), f"{type(value).__name__} literal {value!r} is not allowed in expressions",
                         f"allowed: {ALLOWED}")
     if isinstance(value, float):
         if not math.isfinite(value):
             raise CaseError(source.at(node), f"number {value!r} is not finite", "write a finite number")
-        return sympy.Rational(repr(value))  # the decimal the user wrote, exactly
+        written = (text or "").replace("_", "")
+        try:
+            return sympy.Rational(written)  # the decimal the user wrote, exactly
+        except (TypeError, ValueError):
+            return sympy.Rational(repr(value))
     if len(str(abs(value))) > limits.max_digits:
         raise CaseError(source.at(node), f"integer literal has more than {limits.max_digits} digits",
                         "use a smaller number")
@@ -199,9 +185,10 @@ def _number(value: Any, source: Source, node: ast.AST, limits: Limits) -> sympy.
 
 
 def _digits(number: sympy.Expr) -> float:
+    """log10 of the larger of numerator and denominator: the digits per unit of exponent."""
     if number.is_Rational:
         p, q = abs(int(number.p)), int(number.q)
-        return max(len(str(p)), len(str(q)))
+        return max(math.log10(p) if p > 1 else 0.0, math.log10(q) if q > 1 else 0.0)
     return 1.0
 
 
@@ -253,7 +240,8 @@ class _Compiler:
         return self.checked(node, method(node))
 
     def visit_Constant(self, node: ast.Constant) -> np.ndarray:
-        return as_array(_number(node.value, self.source, node, self.limits))
+        text = ast.get_source_segment(self.source.text.strip(), node) if isinstance(node.value, float) else None
+        return as_array(_number(node.value, self.source, node, self.limits, text))
 
     def visit_Name(self, node: ast.Name) -> np.ndarray:
         if node.id in self.names:
@@ -380,7 +368,7 @@ class _Compiler:
             if len(args) not in builtin.arities:
                 raise self.fail(node, f"{name} takes {_arity_text(builtin.arities)} argument(s), "
                                 f"{len(args)} given", f"usage: {builtin.usage}")
-            return self.broadcast(node, builtin.build, *args)
+            return self.broadcast(node, lambda *a: _build(builtin, a), *args)
         close = difflib.get_close_matches(name, [*self.callees, *ELEMENTWISE, *REDUCTIONS], n=1)
         guess = f"did you mean {close[0]!r}? " if close else ""
         raise self.fail(node, f"unknown function {name!r}", f"{guess}allowed: {ALLOWED}")
@@ -451,6 +439,17 @@ class _Compiler:
             raise self.fail(node, f"trace needs a square matrix, found shape {shape_text(matrix.shape)}",
                             "pass an n x n matrix")
         return as_array(sympy.Add(*np.diagonal(matrix)))
+
+
+_UNEVALUATED_ON_NUMBERS = frozenset({"gamma", "lgamma", "digamma", "erf", "erfc"})
+
+
+def _build(builtin: Any, args: tuple[sympy.Expr, ...]) -> sympy.Expr:
+    # gamma(10**6) would be computed exactly (millions of digits): keep special functions of
+    # numbers unevaluated; they are evaluated numerically like any other constant.
+    if builtin.name in _UNEVALUATED_ON_NUMBERS and all(a.is_Number for a in args):
+        return builtin.build(*args, evaluate=False)  # type: ignore[no-any-return]
+    return builtin.build(*args)  # type: ignore[no-any-return]
 
 
 _OPERATOR_TEXT = {ast.FloorDiv: "//", ast.Mod: "%", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",

@@ -27,6 +27,9 @@ class sigmoid(sympy.Function):  # noqa: N801 - named as users write it
     def _eval_rewrite_as_exp(self, x: sympy.Expr, **kwargs: object) -> sympy.Expr:
         return 1 / (1 + sympy.exp(-x))
 
+    def _eval_evalf(self, prec: int) -> sympy.Expr:
+        return (1 / (1 + sympy.exp(-self.args[0])))._eval_evalf(prec)
+
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real
 
@@ -46,6 +49,9 @@ class softplus(sympy.Function):  # noqa: N801
     def _eval_rewrite_as_log(self, x: sympy.Expr, **kwargs: object) -> sympy.Expr:
         return sympy.log(1 + sympy.exp(x))
 
+    def _eval_evalf(self, prec: int) -> sympy.Expr:
+        return sympy.log(1 + sympy.exp(self.args[0]))._eval_evalf(prec)
+
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real
 
@@ -64,6 +70,9 @@ class relu(sympy.Function):  # noqa: N801
 
     def _eval_rewrite_as_Max(self, x: sympy.Expr, **kwargs: object) -> sympy.Expr:
         return sympy.Max(x, 0)
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr:
+        return sympy.Max(self.args[0], 0)._eval_evalf(prec)
 
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real

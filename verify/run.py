@@ -142,7 +142,7 @@ class _CaseRun:
         from verify.engines.reference import compile_reference
 
         start = time.perf_counter()
-        evaluator = compile_reference(entries, function.flat_symbols)
+        evaluator = compile_reference(entries, function.flat_symbols, derivative=key != "value")
         values = evaluator(self.sample(function).rounded(dtype))
         self._references[cache_key] = (values, time.perf_counter() - start)
         return self._references[cache_key]

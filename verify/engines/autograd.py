@@ -96,6 +96,7 @@ LOWERING: Mapping[type, Callable[..., Any]] = {
     sympy.Abs: _fn("abs"), sympy.sign: _fn("sign"),
     sympy.erf: _fn("erf"), sympy.erfc: _fn("erfc"),
     sympy.gamma: _gamma, sympy.loggamma: _fn("lgamma"), sympy.polygamma: _polygamma,
+    sympy.digamma: _fn("special.digamma"),
     sigmoid: _fn("sigmoid"), softplus: _softplus, relu: _fn("relu"),
     sympy.Min: _reduce("minimum"), sympy.Max: _reduce("maximum"),
     sympy.Piecewise: _piecewise,
@@ -130,7 +131,11 @@ class _Lowering:
 
     def constant(self, value: sympy.Basic) -> Any:
         if value not in self._constants:
-            self._constants[value] = self.torch.tensor(float(value), dtype=self.dtype, device=self.device)
+            try:
+                number = float(value)
+            except OverflowError:  # an exact constant beyond float range, e.g. 10**600
+                number = float("inf") if value > 0 else float("-inf")
+            self._constants[value] = self.torch.tensor(number, dtype=self.dtype, device=self.device)
         return self._constants[value]
 
     def lower(self, expr: sympy.Basic, env: dict[sympy.Basic, Any]) -> Any:

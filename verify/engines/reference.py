@@ -45,6 +45,11 @@ def _sign(x: np.ndarray) -> np.ndarray:
     return np.sign(x)
 
 
+def _kink_sign(x: np.ndarray) -> np.ndarray:
+    # In a derivative, sign(u) comes from abs(u) (or the like): undefined where u = 0.
+    return np.where(x == 0, np.nan, np.sign(x))
+
+
 _NAMESPACE: dict[str, Callable[..., Any]] = {
     "_heaviside": _heaviside, "_dirac": _dirac, "_sigmoid": _sigmoid, "_softplus": _softplus, "_relu": _relu,
     "_sign": _sign,
@@ -83,7 +88,7 @@ class _Printer(SciPyPrinter):
 class ReferenceFunction:
     """Evaluates a fixed array of SymPy entries at a batch of points, in float64."""
 
-    def __init__(self, entries: np.ndarray, symbols: Sequence[sympy.Symbol]) -> None:
+    def __init__(self, entries: np.ndarray, symbols: Sequence[sympy.Symbol], derivative: bool = False) -> None:
         from verify.engines import fast
 
         self.shape = tuple(entries.shape)
@@ -93,6 +98,8 @@ class ReferenceFunction:
         self.backend = "symengine" if self._compiled is not None else "sympy-numpy"
         if self._compiled is None:
             namespace: dict[str, Any] = {**_NAMESPACE, "functools": functools}
+            if derivative:
+                namespace["_sign"] = _kink_sign
             self._fn = sympy.lambdify(list(symbols), flat, modules=[namespace, "scipy", "numpy"],
                                       printer=_Printer(), cse=True, dummify=True)
 
@@ -114,6 +121,10 @@ class ReferenceFunction:
         return out.reshape((batch, *self.shape))
 
 
-def compile_reference(entries: np.ndarray, symbols: Sequence[sympy.Symbol]) -> ReferenceFunction:
-    """A vectorised float64 evaluator of `entries` over `symbols` (lambdify with cse)."""
-    return ReferenceFunction(entries, symbols)
+def compile_reference(entries: np.ndarray, symbols: Sequence[sympy.Symbol],
+                      derivative: bool = False) -> ReferenceFunction:
+    """A vectorised float64 evaluator of `entries` over `symbols` (lambdify with cse).
+
+    With `derivative`, sign(u) is undefined (nan) where u = 0: there it marks the kink of abs(u).
+    """
+    return ReferenceFunction(entries, symbols, derivative)
