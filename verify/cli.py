@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", action="append", metavar="DEVICE",
                         help=f"override the cases' devices ({', '.join(DEVICES)})")
     parser.add_argument("--mode", action="append", metavar="MODE",
-                        help=f"override the cases' autograd modes ({', '.join(MODES)})")
+                        help=f"override the cases' autograd modes ({', '.join(MODES)}), or 'cheaper': per function "
+                             "the mode that costs less (fwd when it has fewer inputs than outputs); CI should check both")
     parser.add_argument("--proof-budget", type=float, default=10.0, metavar="SECONDS",
                         help="time for each symbolic proof before falling back to numeric evidence (default: 10)")
     parser.add_argument("--cache-dir", metavar="DIR",
@@ -97,6 +98,9 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
 
     if args.keyword is not None:
         validate(args.keyword)
+    modes = _choices(args.mode, (*MODES, "cheaper"), "--mode")
+    if modes and "cheaper" in modes and len(modes) > 1:
+        raise UsageError("--mode cheaper picks one mode per function; give it alone")
     if args.proof_budget < 0:
         raise UsageError("--proof-budget must not be negative")
     from verify.cache import default_cache_dir
@@ -106,7 +110,7 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
     options = RunOptions(
         dtypes=_choices(args.dtype, DTYPES, "--dtype"),
         devices=_choices(args.device, DEVICES, "--device"),
-        modes=_choices(args.mode, MODES, "--mode"),
+        modes=modes,
         keyword=args.keyword,
         proof_budget_s=args.proof_budget,
         cache_dir=None if args.no_cache else (Path(args.cache_dir) if args.cache_dir else default_cache_dir()),

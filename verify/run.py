@@ -147,6 +147,17 @@ class _CaseRun:
         self._references[cache_key] = (values, time.perf_counter() - start)
         return self._references[cache_key]
 
+    def modes_for(self, function: CompiledFunction) -> tuple[str, ...]:
+        """The AD modes to run: the case's, the command line's, or with `cheaper` the one that costs less.
+
+        jacfwd pushes one tangent per input and jacrev one cotangent per output (see `verify bench
+        modes`), so forward mode is cheaper exactly when there are fewer inputs than outputs.
+        """
+        modes = self.options.modes or self.case.modes
+        if modes == ("cheaper",):
+            return ("fwd",) if function.n_inputs < function.n_outputs else ("rev",)
+        return modes
+
     def verdict(self, key: str, decide: Callable[[], Verdict]) -> Verdict:
         """A proof verdict, from the disk cache when this case's content was judged before."""
         if self.disk is not None:
@@ -281,10 +292,10 @@ class _CaseRun:
             modes: tuple[str, ...] = ("value",)
         elif kind == "hessian":
             # both: a backward that is not itself differentiable shows only in rev-over-rev
-            outer = self.options.modes or self.case.modes
+            outer = self.modes_for(function)
             modes = tuple(f"{m}-over-rev" for m in ("fwd", "rev") if m in outer)
         else:
-            modes = self.options.modes or self.case.modes
+            modes = self.modes_for(function)
         sample = self.sample(function)
         rows: list[Result] = []
         for dtype in self.options.dtypes or self.case.dtypes:
