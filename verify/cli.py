@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+# `python -m verify NAME ...` runs NAME's `main(argv, out) -> exit code`, imported on use.
+SUBCOMMANDS = {
+    "bench": "verify.bench:main",
+}
 _SHOWN_PER_CASE = 6
 _MARK = {"pass": "PASS ", "fail": "FAIL ", "error": "ERROR", "skip": "SKIP ", "xfail": "XFAIL", "xpass": "XPASS"}
 
@@ -141,10 +145,18 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Runs the command line with `argv` (default: sys.argv[1:]) and returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     stream = out or sys.stdout
-    if argv[:1] == ["bench"]:
-        from verify.bench import main as bench_main
+    if argv[:1] and argv[0] in SUBCOMMANDS and not Path(argv[0]).exists():
+        import importlib
 
-        return bench_main(argv[1:], stream)
+        module_name, _, function_name = SUBCOMMANDS[argv[0]].partition(":")
+        command = getattr(importlib.import_module(module_name), function_name)
+        try:
+            return int(command(argv[1:], stream))
+        except UsageError as exc:
+            sys.stderr.write(f"python -m verify {argv[0]}: error: {exc}\n")
+            return 2
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 2
     try:
         return run_command(argv, stream)
     except UsageError as exc:
