@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
 import hashlib
 import keyword
@@ -547,3 +548,28 @@ def discover(paths: list[str]) -> tuple[list[Path], list[str]]:
         if f not in unique:
             unique.append(f)
     return unique, missing
+
+
+def is_composition(function: FunctionSpec, declared_above: set[str]) -> bool:
+    """Whether `function`'s expression is one call of a function declared above it (what chain_rule needs)."""
+    if not isinstance(function.expr, Source):
+        return False
+    try:
+        body = ast.parse(function.expr.text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return isinstance(body, ast.Call) and isinstance(body.func, ast.Name) and body.func.id in declared_above
+
+
+def checks_of(case: Case) -> tuple[CheckSpec, ...]:
+    """The case's checks; without `checks`, a jacobian of every function and a chain_rule of every composition."""
+    if case.checks is not None:
+        return case.checks
+    out: list[CheckSpec] = []
+    above: set[str] = set()
+    for function in case.functions:
+        out.append(CheckSpec("jacobian", function.name, function.where))
+        if is_composition(function, above):
+            out.append(CheckSpec("chain_rule", function.name, function.where))
+        above.add(function.name)
+    return tuple(out)

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from verify.case import Case, CheckSpec, FunctionSpec, Nested, VariableSpec
+from verify.case import Case, CheckSpec, FunctionSpec, Nested, VariableSpec, checks_of
 from verify.errors import CaseError
 from verify.expr import Callee, CallTree, Source, compile_call_tree, compile_expression, shape_text
 
-__all__ = ["CompiledFunction", "ImplCall", "Model", "build_model", "default_checks", "derivative_shape", "symbols_for"]
+__all__ = ["CompiledFunction", "ImplCall", "Model", "build_model", "derivative_shape", "symbols_for"]
 
 
 def symbols_for(spec: VariableSpec) -> np.ndarray:
@@ -164,7 +164,7 @@ def build_model(case: Case) -> Model:
         function = _compile_function(spec, case, position, callees, compiled)
         compiled[spec.name] = function
         callees[spec.name] = _callee(function)
-    checks = case.checks if case.checks is not None else default_checks(case, compiled)
+    checks = checks_of(case)
     _check_targets(checks, compiled)
     expects = {
         i: _compile_expect(check, compiled[check.target], callees)
@@ -201,16 +201,6 @@ def _exact_points(check: CheckSpec, function: CompiledFunction) -> tuple[dict[sy
             for symbol, value in zip(symbols.reshape(-1), values.reshape(-1)):
                 exact[symbol] = _exact_number(value, where)
         out.append(exact)
-    return tuple(out)
-
-
-def default_checks(case: Case, functions: Mapping[str, CompiledFunction]) -> tuple[CheckSpec, ...]:
-    """Without `checks`: a jacobian of every function, and a chain_rule of every composition."""
-    out = []
-    for function in functions.values():
-        out.append(CheckSpec("jacobian", function.name, function.spec.where))
-        if function.call_tree is not None:
-            out.append(CheckSpec("chain_rule", function.name, function.spec.where))
     return tuple(out)
 
 

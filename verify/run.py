@@ -356,8 +356,12 @@ def _error_row(case: Case | LoadFailure, check: str, message: str, line: int, fu
                   seed=case.seed if isinstance(case, Case) else 0)
 
 
-def run_case(case: Case | LoadFailure, options: RunOptions = RunOptions()) -> list[Result]:
-    """Every result of one case; errors become `error` records, never exceptions."""
+def run_case(case: Case | LoadFailure, options: RunOptions = RunOptions(),
+             checks: Sequence[int] | None = None) -> list[Result]:
+    """Every result of one case (or of its `checks`, by index); errors become `error` records, never exceptions.
+
+    The indexes are those of `checks_of(case)`: the case's own checks, or the default ones.
+    """
     if isinstance(case, LoadFailure):
         return [_error_row(case, "load", case.error.render(), case.error.where.line if case.error.where else 0)]
     try:
@@ -371,6 +375,8 @@ def run_case(case: Case | LoadFailure, options: RunOptions = RunOptions()) -> li
     results: list[Result] = []
     case_level: list[int] = []  # rows that the case's own xfail governs
     for index, check in enumerate(model.checks):
+        if checks is not None and index not in checks:
+            continue
         try:
             rows = runner.run_check(index, check)
         except CaseError as exc:
