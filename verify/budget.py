@@ -12,8 +12,12 @@ from types import FrameType
 __all__ = ["BudgetExceededError", "Deadline", "time_budget"]
 
 
-class BudgetExceededError(Exception):
-    """Raised inside a `time_budget` block when its time runs out."""
+class BudgetExceededError(BaseException):
+    """Raised inside a `time_budget` block when its time runs out.
+
+    A BaseException, like KeyboardInterrupt, so that code which recovers from ordinary errors
+    (fallbacks, one check's failure) cannot swallow it by accident.
+    """
 
 
 class Deadline:

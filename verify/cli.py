@@ -13,6 +13,7 @@ from verify.errors import UsageError
 from verify.vocabulary import DEVICES, DTYPES, MODES
 
 if TYPE_CHECKING:
+    from verify.case import Case, LoadFailure
     from verify.run import Result
 
 __all__ = ["main"]
@@ -70,11 +71,37 @@ def build_parser() -> argparse.ArgumentParser:
                              "the mode that costs less (fwd when it has fewer inputs than outputs); CI should check both")
     parser.add_argument("--proof-budget", type=float, default=10.0, metavar="SECONDS",
                         help="time for each symbolic proof before falling back to numeric evidence (default: 10)")
+    parser.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                        help="time budget of each case (default: 300); a case that runs out gets an error naming "
+                             "the stage that was running, and the run goes on; 0 for none")
     parser.add_argument("--cache-dir", metavar="DIR",
                         help="where derivations are cached between runs (default: $VERIFY_CACHE_DIR or ~/.cache/verify)")
     parser.add_argument("--no-cache", action="store_true", help="derive everything afresh and cache nothing")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+    _add_ci_arguments(parser)
     return parser
+
+
+def _add_ci_arguments(parser: argparse.ArgumentParser) -> None:
+    ci = parser.add_argument_group("CI", "for continuous integration: test reports, annotations, baselines, sharding")
+    ci.add_argument("--junit-xml", metavar="FILE",
+                    help="also write JUnit XML to FILE: one testcase per record, classname = the case file")
+    ci.add_argument("--annotate", choices=("github",),
+                    help="print an annotation per fail, error and xpass (github: ::error file=...,line=...::...)")
+    ci.add_argument("--baseline", metavar="FILE",
+                    help="compare with an earlier report.json: print new failures, fixes and slowdowns "
+                         "(also written to baseline_diff.json in the report folder)")
+    ci.add_argument("--update-baseline", action="store_true",
+                    help="write this run's records to the --baseline FILE (after comparing, if it exists)")
+    ci.add_argument("--timing-threshold", type=float, default=2.0, metavar="FACTOR",
+                    help="a record is slower when its total time grew more than FACTOR times (default: 2.0)")
+    ci.add_argument("--timing-min-seconds", type=float, default=0.05, metavar="SECONDS",
+                    help="... and by at least SECONDS (default: 0.05)")
+    ci.add_argument("--fail-on-slowdown", action="store_true", help="exit 1 when a record is slower than the baseline")
+    ci.add_argument("--shard", metavar="K/N",
+                    help="run only shard K of N (1-based): the cases whose sha256(case id) mod N is K-1")
+    ci.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="run cases in N worker processes (default: 1); reports are the same as with 1")
 
 
 def _print_case(out: TextIO, case_id: str, results: Sequence[Result], seconds: float, quiet: bool) -> None:
@@ -105,8 +132,11 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
     modes = _choices(args.mode, (*MODES, "cheaper"), "--mode")
     if modes and "cheaper" in modes and len(modes) > 1:
         raise UsageError("--mode cheaper picks one mode per function; give it alone")
+    if args.timeout < 0:
+        raise UsageError("--timeout must not be negative")
     if args.proof_budget < 0:
         raise UsageError("--proof-budget must not be negative")
+    shard = _check_ci_arguments(args)
     from verify.cache import default_cache_dir
     from verify.report import summary_line, write_reports
     from verify.run import RunOptions, collect, exit_code, run_paths
@@ -117,8 +147,10 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
         modes=modes,
         keyword=args.keyword,
         proof_budget_s=args.proof_budget,
+        timeout_s=args.timeout or None,
         cache_dir=None if args.no_cache else (Path(args.cache_dir) if args.cache_dir else default_cache_dir()),
     )
+    baseline = _load_baseline(args)
     start = time.perf_counter()
     collected = collect(args.paths, args.keyword)
     for path in collected.missing:
@@ -131,14 +163,98 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
         sys.stderr.write(f"python -m verify: error: no case found in {where}{selection} "
                          "(case files end in .yaml or .yml)\n")
         return 2
-    out.write(f"verify: {len(collected.cases)} case(s) from {', '.join(args.paths)}\n")
-    results = list(run_paths(collected.cases, options,
-                             on_case=lambda case, rows, s: _print_case(out, case.id, rows, s, args.quiet)))
+    cases = collected.cases
+    note = ""
+    if shard is not None:
+        from verify.parallel import shard as take_shard
+
+        cases = take_shard(cases, *shard, key=lambda case: case.id)
+        note = f" (shard {shard[0]}/{shard[1]} of {len(collected.cases)})"
+    out.write(f"verify: {len(cases)} case(s) from {', '.join(args.paths)}{note}\n")
+    from verify.terminal import Progress, status_table
+
+    progress = Progress(sys.stderr, len(cases))
+
+    def on_case(case: Case | LoadFailure, rows: list[Result], s: float) -> None:
+        progress.clear()
+        _print_case(out, case.id, rows, s, args.quiet)
+        progress.advance(case.id)
+
+    try:
+        if args.jobs > 1:
+            from verify.parallel import run_parallel
+
+            results = list(run_parallel(cases, options, args.jobs, on_case))
+        else:
+            results = list(run_paths(cases, options, on_case=on_case))
+    finally:
+        progress.clear()
     seconds = time.perf_counter() - start
-    written = write_reports(results, args.report_dir, seconds)
+    written = write_reports(results, args.report_dir, seconds, html=True)
+    if args.junit_xml:
+        from verify.junit import write_junit
+
+        written.append(write_junit(results, args.junit_xml, seconds))
     out.write(f"reports: {', '.join(str(p) for p in written)}\n")
+    out.write("".join(f"{line}\n" for line in status_table(results)))
+    code = exit_code(results)
+    if args.baseline:
+        code = max(code, _compare_with_baseline(args, results, baseline, out))
+    if args.annotate:
+        from verify.annotate import annotation_lines
+
+        out.write("".join(f"{line}\n" for line in annotation_lines(results, args.annotate)))
     out.write(summary_line(results, seconds) + "\n")
-    return exit_code(results)
+    return code
+
+
+def _check_ci_arguments(args: argparse.Namespace) -> tuple[int, int] | None:
+    """Validates the CI options; returns the shard (K, N), if one was asked for."""
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: expected a number of worker processes, at least 1")
+    if not args.timing_threshold > 0:
+        raise UsageError("--timing-threshold must be a positive factor, e.g. 2.0")
+    if not args.timing_min_seconds >= 0:
+        raise UsageError("--timing-min-seconds must not be negative")
+    for flag, given in (("--update-baseline", args.update_baseline), ("--fail-on-slowdown", args.fail_on_slowdown)):
+        if given and not args.baseline:
+            raise UsageError(f"{flag} needs --baseline FILE")
+    if args.shard is None:
+        return None
+    from verify.parallel import parse_shard
+
+    return parse_shard(args.shard)
+
+
+def _load_baseline(args: argparse.Namespace) -> list[dict[str, object]] | None:
+    """The --baseline records; None when there is none yet and --update-baseline will write it."""
+    if not args.baseline or (args.update_baseline and not Path(args.baseline).exists()):
+        return None
+    from verify.baseline import load_baseline
+
+    return load_baseline(args.baseline)
+
+
+def _compare_with_baseline(args: argparse.Namespace, results: Sequence[Result],
+                           baseline: list[dict[str, object]] | None, out: TextIO) -> int:
+    """Prints (and writes baseline_diff.json) what changed since the baseline; 1 for a slowdown that fails."""
+    import json
+
+    from verify.baseline import compare, save_baseline
+    from verify.report import to_records
+
+    records = to_records(results)
+    code = 0
+    if baseline is not None:
+        diff = compare(baseline, records, args.baseline, args.timing_threshold, args.timing_min_seconds)
+        target = Path(args.report_dir) / "baseline_diff.json"
+        target.write_text(json.dumps(diff.to_json(), indent=1) + "\n", encoding="utf-8")
+        out.write("".join(f"{line}\n" for line in diff.lines()))
+        if diff.slower and args.fail_on_slowdown:
+            code = 1
+    if args.update_baseline:
+        out.write(f"baseline written: {save_baseline(records, args.baseline)}\n")
+    return code
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

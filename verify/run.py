@@ -68,6 +68,7 @@ class RunOptions:
     proof_budget_s: float = 10.0
     chunk_size: int | None = 4096
     cache_dir: Path | None = None  # None: derive everything afresh
+    timeout_s: float | None = None  # per case; None: no limit
 
 
 def exit_code(results: Sequence[Result]) -> int:
@@ -95,13 +96,14 @@ def _entry_text(entry: tuple[int, ...]) -> str:
 class _CaseRun:
     """Runs the checks of one compiled case; holds the per-case caches."""
 
-    def __init__(self, model: Model, options: RunOptions) -> None:
+    def __init__(self, model: Model, options: RunOptions, progress: _Progress | None = None) -> None:
         from verify.engines.autograd import TorchEngine
         from verify.engines.symbolic import SymbolicEngine
 
         self.model = model
         self.case = model.case
         self.options = options
+        self.progress = progress or _Progress()
         from verify.cache import DerivationCache
 
         self.disk = (DerivationCache.for_text(options.cache_dir, model.case.digest, model.case.name)
@@ -141,6 +143,7 @@ class _CaseRun:
             return self._references[cache_key][0], 0.0
         from verify.engines.reference import compile_reference
 
+        self.progress.stage = f"evaluating the exact {key} of {function.name} at the points ({dtype})"
         start = time.perf_counter()
         evaluator = compile_reference(entries, function.flat_symbols, derivative=key != "value")
         values = evaluator(self.sample(function).rounded(dtype))
@@ -205,6 +208,7 @@ class _CaseRun:
     def run_check(self, index: int, check: CheckSpec) -> list[Result]:
         function = self.model.functions[check.target]
         kind = "jacobian" if check.kind == "chain_rule" else check.kind
+        self.progress.stage = f"deriving the exact {kind} of {function.name}"
         start = time.perf_counter()
         derived = self.derived(kind, function)
         symbolic_s = time.perf_counter() - start
@@ -226,6 +230,7 @@ class _CaseRun:
                    claim: np.ndarray) -> Result:
         from verify.proof import decide_at_points, decide_equal
 
+        self.progress.stage = f"judging the expect claim on the {check.kind} of {function.name}"
         start = time.perf_counter()
         shaped = derived.reshape(derivative_shape(kind, function))
         if index in self.model.expect_points:
@@ -252,9 +257,11 @@ class _CaseRun:
                    jacobian_s: float) -> list[Result]:
         from verify.proof import decide_equal
 
+        self.progress.stage = f"deriving the chain-rule product of {function.name}"
         start = time.perf_counter()
         product = self.symbolic.chain_product(function)
         product_s = time.perf_counter() - start
+        self.progress.stage = f"proving the chain rule for {function.name}"
         start = time.perf_counter()
         verdict = self.verdict(f"chain|{function.name}", lambda: decide_equal(
             product, jacobian, function.flat_symbols, self.domains(function), self.options.proof_budget_s,
@@ -309,6 +316,7 @@ class _CaseRun:
                         rows.append(self.base(check, status="skip", **fields,
                                               message=f"device {device!r} is not available on this machine"))
                         continue
+                    self.progress.stage = f"computing the {kind} of {function.name} with torch ({mode}, {dtype})"
                     start = time.perf_counter()
                     try:
                         computed = self.torch.evaluate(torch_kind, function, sample.flat, dtype, resolved,
@@ -360,23 +368,51 @@ def run_case(case: Case | LoadFailure, options: RunOptions = RunOptions(),
              checks: Sequence[int] | None = None) -> list[Result]:
     """Every result of one case (or of its `checks`, by index); errors become `error` records, never exceptions.
 
-    The indexes are those of `checks_of(case)`: the case's own checks, or the default ones.
+    The indexes are those of `checks_of(case)`: the case's own checks, or the default ones. With
+    `options.timeout_s`, a case that runs out of time gets an `error` record naming the stage
+    that was running, and keeps the results it had.
     """
     if isinstance(case, LoadFailure):
         return [_error_row(case, "load", case.error.render(), case.error.where.line if case.error.where else 0)]
+    from verify.budget import BudgetExceededError, time_budget
+
+    results: list[Result] = []
+    progress = _Progress()
+    try:
+        with time_budget(options.timeout_s or 0.0):
+            _run_checks(case, options, checks, results, progress)
+    except BudgetExceededError:
+        check = progress.check
+        where = check.where if check is not None else case.where
+        results.append(_error_row(
+            case, check.kind if check is not None else "load",
+            f"{where}: the case ran out of its {options.timeout_s:g} s time budget while {progress.stage}; "
+            f"its remaining checks were not run (raise it with --timeout)",
+            where.line, check.target if check is not None else "-"))
+    return results
+
+
+@dataclass
+class _Progress:
+    """What a case is doing now, so a timeout can name the stage that ran out."""
+
+    stage: str = "compiling the case"
+    check: CheckSpec | None = None
+
+
+def _run_checks(case: Case, options: RunOptions, checks: Sequence[int] | None, results: list[Result],
+                progress: _Progress) -> None:
     try:
         model = build_model(case)
+        runner = _CaseRun(model, options, progress)
     except CaseError as exc:
-        return [_error_row(case, "load", exc.render(), exc.where.line if exc.where else 0)]
-    try:
-        runner = _CaseRun(model, options)
-    except CaseError as exc:
-        return [_error_row(case, "load", exc.render(), exc.where.line if exc.where else 0)]
-    results: list[Result] = []
+        results.append(_error_row(case, "load", exc.render(), exc.where.line if exc.where else 0))
+        return
     case_level: list[int] = []  # rows that the case's own xfail governs
     for index, check in enumerate(model.checks):
         if checks is not None and index not in checks:
             continue
+        progress.check = check
         try:
             rows = runner.run_check(index, check)
         except CaseError as exc:
@@ -394,7 +430,6 @@ def run_case(case: Case | LoadFailure, options: RunOptions = RunOptions(),
         governed = _apply_xfail([results[i] for i in case_level], case.xfail)
         for i, row in zip(case_level, governed):
             results[i] = row
-    return results
 
 
 @dataclass
