@@ -305,6 +305,9 @@ def _missing_forward_rule(exc: BaseException) -> bool:
     return isinstance(exc, NotImplementedError) or "jvp" in text or "forward ad" in text or "forward-mode" in text
 
 
+MAX_CHUNK_VALUES = 1 << 22  # derivative values per vmap chunk (32 MiB in float64); intermediates scale with it
+
+
 class TorchEngine:
     """Values, Jacobians and Hessians by torch autograd, batched over points.
 
@@ -333,6 +336,14 @@ class TorchEngine:
                 self._impls[name] = load_impl(spec.impl, spec.impl_where, case_directory(self.model.case.file))
         return {name: self._impls[name] for name in names}
 
+    def chunk_for(self, kind: str, function: CompiledFunction) -> int | None:
+        """Points per vmap chunk: at most `chunk_size`, and few enough that one chunk's derivative
+        values stay under MAX_CHUNK_VALUES, which bounds memory for wide Jacobians and Hessians."""
+        per_point = {"value": function.n_outputs, "jacobian": function.n_outputs * function.n_inputs,
+                     "hessian": function.n_inputs**2}[kind]
+        bound = max(1, MAX_CHUNK_VALUES // max(1, per_point))
+        return bound if self.chunk_size is None else min(self.chunk_size, bound)
+
     def torch_function(self, function: CompiledFunction, dtype: str, device: str) -> TorchFunction:
         key = (function.name, dtype, device)
         if key not in self._functions:
@@ -352,7 +363,7 @@ class TorchEngine:
         per_point = _transform(fn, kind, mode)
         with _precise_matmul(torch, device):
             try:
-                result = torch.func.vmap(per_point, chunk_size=self.chunk_size)(z)
+                result = torch.func.vmap(per_point, chunk_size=self.chunk_for(kind, function))(z)
                 strategy = "vmap"
             except EngineError:
                 raise
