@@ -378,7 +378,7 @@ def _checks(y: Y, function_names: list[str]) -> tuple[CheckSpec, ...]:
                 expect = _nested_source(keys["expect"], "expect", "expect: x**2 + 1")
             else:
                 expect = _nested_source(keys["expect"], "expect", "expect: [[2*x, 1], [y, x]]")
-        xfail = _string(keys["xfail"], "xfail", "xfail: known bug #12") if "xfail" in keys else None
+        xfail = _string(keys["xfail"], "xfail", "xfail: known bug (issue 12)") if "xfail" in keys else None
         tolerance = _tolerance(keys["tolerance"]) if "tolerance" in keys else None
         at: tuple[Mapping[str, tuple[Any, Location]], ...] = ()
         if "at" in keys:
@@ -475,7 +475,7 @@ def _case(file: str, document: Y, default_name: str) -> Case:
         devices=_choices(keys["devices"], "devices", DEVICES) if "devices" in keys else ("auto",),
         modes=_choices(keys["modes"], "modes", MODES) if "modes" in keys else MODES,
         tolerance=_tolerance(keys["tolerance"]) if "tolerance" in keys else {},
-        xfail=_string(keys["xfail"], "xfail", "xfail: known bug #12") if "xfail" in keys else None,
+        xfail=_string(keys["xfail"], "xfail", "xfail: known bug (issue 12)") if "xfail" in keys else None,
     )
 
 

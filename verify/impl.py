@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import sysconfig
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +19,9 @@ __all__ = ["describe_exception", "load_impl"]
 def describe_exception(exc: BaseException) -> str:
     """The exception as one line, with the innermost frame of user code when there is one."""
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip().replace("\n", " ")
+    stdlib = sysconfig.get_paths()["stdlib"]
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if "site-packages" not in f.filename and not f.filename.startswith("<")
+              if "site-packages" not in f.filename and not f.filename.startswith(("<", stdlib))
               and "/verify/" not in f.filename.replace(os.sep, "/")]
     if frames:
         last = frames[-1]

@@ -287,7 +287,7 @@ class _CaseRun:
             evidence="exact product and exact Jacobian evaluated in float64 at every point",
             message="" if agreement.ok else self.mismatch_message(
                 "chain-rule product vs Jacobian", function, "jacobian", agreement, sample, "float64", FLOAT64),
-            symbolic_s=product_s, reference_s=product_ref_s + jacobian_ref_s))
+            reference_s=product_ref_s + jacobian_ref_s))
         return rows
 
     def engine_rows(self, check: CheckSpec, function: CompiledFunction, kind: str, derived: np.ndarray,
@@ -308,8 +308,12 @@ class _CaseRun:
         for dtype in self.options.dtypes or self.case.dtypes:
             tolerance = self.case.tolerance_for(dtype, check)
             reference, reference_s = self.reference(kind, derived, function, dtype)
-            for device in self.options.devices or self.case.devices:
-                resolved = resolve_device(device)
+            devices = self.options.devices or self.case.devices
+            resolved_devices = [(d, resolve_device(d)) for d in devices]
+            # `auto` and the device it resolves to are one device: one set of records
+            unique = [(d, r) for i, (d, r) in enumerate(resolved_devices)
+                      if r is None or r not in [q for _, q in resolved_devices[:i]]]
+            for device, resolved in unique:
                 for mode in modes:
                     fields = dict(dtype=dtype, device=resolved or device, mode=mode)
                     if resolved is None:
@@ -335,15 +339,21 @@ class _CaseRun:
                     if agreement.excluded:
                         notes.insert(0, f"{agreement.excluded} point(s) excluded: exact value undefined there")
                     what = f"{check.kind} of {function.name} [{mode}, {dtype}, {resolved}]"
+                    status = "pass" if agreement.ok else "fail"
+                    message = "" if agreement.ok else self.mismatch_message(
+                        what, function, kind, agreement, sample, dtype, tolerance)
+                    if agreement.points == 0:  # nothing was compared: never a silent pass
+                        status = "error"
+                        message = (f"{check.where}: {what}: no point to compare: the exact value is undefined at all "
+                                   f"{agreement.excluded} points; choose variable domains where {function.name} "
+                                   "is defined")
                     rows.append(self.base(
-                        check, status="pass" if agreement.ok else "fail", **fields,
+                        check, status=status, **fields,
                         points=agreement.points, excluded=agreement.excluded, mismatched=agreement.mismatched,
                         max_abs_err=agreement.max_abs_err, max_rel_err=agreement.max_rel_err,
                         worst_point=sample.describe(agreement.worst_point, dtype)
                         if agreement.worst_point is not None else "",
-                        evidence="; ".join(notes),
-                        message="" if agreement.ok else self.mismatch_message(
-                            what, function, kind, agreement, sample, dtype, tolerance),
+                        evidence="; ".join(notes), message=message,
                         symbolic_s=symbolic_s, reference_s=reference_s, autograd_s=autograd_s))
                     symbolic_s = reference_s = 0.0  # shared costs are charged to the first row only
         return rows

@@ -233,17 +233,22 @@ class TorchFunction:
         target = self.model.functions[name]
         result = self.impls[name](*arguments)
         torch = self.torch
+        where = f"{target.spec.impl_where}: impl {target.impl!r}"
         if isinstance(result, (tuple, list)):
-            if not all(isinstance(r, torch.Tensor) for r in result):
-                raise EngineError(f"{target.spec.impl_where}: impl {target.impl!r} returned a {type(result).__name__} "
-                                  "holding non-tensors; return a tensor or a tuple of tensors")
-            result = torch.cat([r.reshape(-1) for r in result])
+            if not result or not all(isinstance(r, torch.Tensor) for r in result):
+                raise EngineError(f"{where} returned a {type(result).__name__} that is empty or holds non-tensors; "
+                                  "return a tensor, or a tuple of tensors of one shape")
+            if len({tuple(r.shape) for r in result}) != 1:
+                shapes = ", ".join(str(tuple(r.shape)) for r in result)
+                raise EngineError(f"{where} returned a tuple of tensors of different shapes ({shapes}); "
+                                  "its entries are stacked, so they need one shape")
+            result = torch.stack(list(result))
         elif not isinstance(result, torch.Tensor):
-            raise EngineError(f"{target.spec.impl_where}: impl {target.impl!r} returned {type(result).__name__}, "
-                              "not a tensor; return a torch tensor (or a tuple of tensors)")
-        if result.numel() != target.n_outputs:
-            raise EngineError(f"{target.spec.impl_where}: impl {target.impl!r} returned shape {tuple(result.shape)}, "
-                              f"but its expr has shape {target.out_shape} ({target.n_outputs} values)")
+            raise EngineError(f"{where} returned {type(result).__name__}, not a tensor; "
+                              "return a torch tensor (or a tuple of tensors)")
+        if tuple(result.shape) != target.out_shape:
+            raise EngineError(f"{where} returned shape {tuple(result.shape)}, but its expr has shape "
+                              f"{target.out_shape}; return a tensor of the expr's shape (0-d for a scalar)")
         return result.reshape(-1)
 
     def __call__(self, z: Any) -> Any:
@@ -397,7 +402,9 @@ class TorchEngine:
                                                f"{_short(plain)}") from None
                 from verify.impl import describe_exception
 
-                raise EngineError(f"the impl raised {describe_exception(plain)}") from None
+                places = ", ".join(f"{self.model.functions[n].spec.impl_where} ({self.model.functions[n].impl})"
+                                   for n in fn.impls)
+                raise EngineError(f"{places}: the impl raised {describe_exception(plain)}") from None
             return torch.stack(rows), f"torch.autograd point by point (torch.func failed: {_short(transformed)})"
 
 
