@@ -21,6 +21,9 @@ __all__ = ["main"]
 # `python -m verify NAME ...` runs NAME's `main(argv, out) -> exit code`, imported on use.
 SUBCOMMANDS = {
     "bench": "verify.bench:main",
+    "schema": "verify.schema:main",
+    "show": "verify.show:main",
+    "new": "verify.template:main",
 }
 _SHOWN_PER_CASE = 6
 _MARK = {"pass": "PASS ", "fail": "FAIL ", "error": "ERROR", "skip": "SKIP ", "xfail": "XFAIL", "xpass": "XPASS"}
@@ -59,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="case files or directories (searched for *.yaml, *.yml)")
     parser.add_argument("--report-dir", default="reports", metavar="DIR",
-                        help="where report.csv, report.json and report.md go (default: reports)")
+                        help="where report.csv, report.json, report.md and report.html go (default: reports)")
     parser.add_argument("-k", dest="keyword", metavar="EXPR",
                         help="run only cases whose id or tags match, e.g. -k 'seed and not norm'")
     parser.add_argument("--dtype", action="append", metavar="DTYPE",
@@ -96,12 +99,13 @@ def _add_ci_arguments(parser: argparse.ArgumentParser) -> None:
     ci.add_argument("--timing-threshold", type=float, default=2.0, metavar="FACTOR",
                     help="a record is slower when its total time grew more than FACTOR times (default: 2.0)")
     ci.add_argument("--timing-min-seconds", type=float, default=0.05, metavar="SECONDS",
-                    help="... and by at least SECONDS (default: 0.05)")
+                    help="... and by at least SECONDS, so that tiny times do not flag noise (default: 0.05)")
     ci.add_argument("--fail-on-slowdown", action="store_true", help="exit 1 when a record is slower than the baseline")
     ci.add_argument("--shard", metavar="K/N",
                     help="run only shard K of N (1-based): the cases whose sha256(case id) mod N is K-1")
     ci.add_argument("--jobs", type=int, default=1, metavar="N",
-                    help="run cases in N worker processes (default: 1); reports are the same as with 1")
+                    help="run cases in N worker processes (default: 1); the records are those of --jobs 1, "
+                         "in the same order, timings aside")
 
 
 def _print_case(out: TextIO, case_id: str, results: Sequence[Result], seconds: float, quiet: bool) -> None:

@@ -48,6 +48,10 @@ class CaseError(VerifyError):
         self.hint = hint
         super().__init__(self.render())
 
+    def __reduce__(self) -> tuple[type, tuple[Location | None, str, str]]:
+        # the constructor's arguments, not the rendered text: CaseErrors cross process boundaries (--jobs)
+        return (type(self), (self.where, self.what, self.hint))
+
     def render(self) -> str:
         head = f"{self.where}: {self.what}" if self.where else self.what
         return f"{head}\n  hint: {self.hint}" if self.hint else head

@@ -1,4 +1,4 @@
-"""Results -> pandas DataFrame -> report.csv, report.json (records) and report.md."""
+"""Results -> pandas DataFrame -> report.csv, report.json (records) and report.md (and report.html)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from verify.run import STATUSES, Result
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["COLUMNS", "summary_line", "to_frame", "write_reports"]
+__all__ = ["COLUMNS", "find_figure", "summary_line", "to_frame", "to_records", "write_reports"]
 
 COLUMNS = tuple(f.name for f in dataclasses.fields(Result))
 
@@ -25,6 +25,21 @@ def to_frame(results: Sequence[Result]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame([dataclasses.asdict(r) for r in results], columns=list(COLUMNS))
+
+
+def to_records(results: Sequence[Result]) -> list[dict[str, object]]:
+    """The records of report.json: one JSON-ready dict per result (NaN becomes None)."""
+    return json.loads(to_frame(results).to_json(orient="records"))  # type: ignore[no-any-return]
+
+
+def find_figure(directory: str | Path) -> Path | None:
+    """The forward/reverse plot for report.html: DIR/figures/..., else ./reports/figures/..., if either exists."""
+    from verify.html_report import FIGURE
+
+    for candidate in (Path(directory) / FIGURE, Path("reports") / FIGURE):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def summary_line(results: Sequence[Result], seconds: float | None = None) -> str:
@@ -67,8 +82,12 @@ def _markdown(results: Sequence[Result], seconds: float | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_reports(results: Sequence[Result], directory: str | Path, seconds: float | None = None) -> list[Path]:
-    """Writes report.csv, report.json and report.md into `directory`; returns their paths."""
+def write_reports(results: Sequence[Result], directory: str | Path, seconds: float | None = None,
+                  html: bool = False) -> list[Path]:
+    """Writes report.csv, report.json and report.md (and with `html`, report.html) into `directory`.
+
+    Returns the paths written.
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     frame = to_frame(results)
@@ -77,4 +96,9 @@ def write_reports(results: Sequence[Result], directory: str | Path, seconds: flo
     records = json.loads(frame.to_json(orient="records"))
     json_path.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
     md_path.write_text(_markdown(results, seconds), encoding="utf-8")
-    return [csv_path, json_path, md_path]
+    written = [csv_path, json_path, md_path]
+    if html:
+        from verify.html_report import write_html
+
+        written.append(write_html(results, out / "report.html", seconds, find_figure(out)))
+    return written

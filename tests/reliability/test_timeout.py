@@ -6,7 +6,10 @@ import json
 import time
 from pathlib import Path
 
+import torch  # noqa: F401 - imported up front, so a budget below is spent on the case, not on imports
+
 from verify.case import load_file
+from verify.engines import autograd, symbolic  # noqa: F401
 from verify.run import RunOptions, run_case
 
 BLOW_UP = """
@@ -35,19 +38,19 @@ checks:
 def test_a_blow_up_becomes_an_error_naming_the_stage(write_case) -> None:
     case = load_file(write_case(BLOW_UP))[0]
     start = time.perf_counter()
-    rows = run_case(case, RunOptions(timeout_s=1.5, proof_budget_s=600))
+    rows = run_case(case, RunOptions(timeout_s=3, proof_budget_s=600))
     elapsed = time.perf_counter() - start
-    assert elapsed < 4, elapsed
+    assert elapsed < 6, elapsed
     assert [r.status for r in rows] == ["error"]
     message = rows[0].message
-    assert "ran out of its 1.5 s time budget while judging the expect claim on the gradient of f" in message
+    assert "ran out of its 3 s time budget while judging the expect claim on the gradient of f" in message
     assert rows[0].line == 7 and rows[0].check == "gradient"
 
 
 def test_results_finished_before_the_budget_ran_out_are_kept(write_case) -> None:
     text = BLOW_UP.replace("checks:\n", "checks:\n  - value: f\n", 1)
     case = load_file(write_case(text))[0]
-    rows = run_case(case, RunOptions(timeout_s=1.5, proof_budget_s=600))
+    rows = run_case(case, RunOptions(timeout_s=3, proof_budget_s=600))
     assert [r.status for r in rows][:1] == ["pass"] and rows[0].mode == "value"
     assert rows[-1].status == "error" and "time budget" in rows[-1].message
 
@@ -55,9 +58,9 @@ def test_results_finished_before_the_budget_ran_out_are_kept(write_case) -> None
 def test_the_run_goes_on_after_a_timeout(write_case, run_cli, tmp_path: Path) -> None:
     slow = write_case(BLOW_UP, name="a_slow.yaml")
     quick = write_case(QUICK, name="b_quick.yaml")
-    code, output = run_cli(str(slow), str(quick), "--timeout", "1.5", "--proof-budget", "600", "--no-cache")
+    code, output = run_cli(str(slow), str(quick), "--timeout", "5", "--proof-budget", "600", "--no-cache")
     assert code == 1
-    assert "ran out of its 1.5 s time budget" in output
+    assert "ran out of its 5 s time budget" in output
     records = json.loads((tmp_path / "reports" / "report.json").read_text())
     assert {r["status"] for r in records if r["case"] == "quick"} == {"pass"}
     assert [r["status"] for r in records if r["case"] == "blow-up"] == ["error"]
