@@ -129,14 +129,26 @@ class _Lowering:
         self.device = device
         self._constants: dict[sympy.Basic, Any] = {}
 
+    def prepare(self, expressions: list[sympy.Basic]) -> None:
+        """Creates the constants of `expressions` now, outside any torch.func transform.
+
+        A tensor created inside a transform and cached for a later call would belong to a
+        transform level that no longer exists ("escaped" tensors): constants are made up front.
+        """
+        for expr in expressions:
+            for atom in expr.atoms(sympy.Number, sympy.NumberSymbol):
+                self._constants.setdefault(atom, self._tensor(atom))
+
+    def _tensor(self, value: sympy.Basic) -> Any:
+        try:
+            number = float(value)
+        except OverflowError:  # an exact constant beyond float range, e.g. 10**600
+            number = float("inf") if value > 0 else float("-inf")
+        return self.torch.tensor(number, dtype=self.dtype, device=self.device)
+
     def constant(self, value: sympy.Basic) -> Any:
-        if value not in self._constants:
-            try:
-                number = float(value)
-            except OverflowError:  # an exact constant beyond float range, e.g. 10**600
-                number = float("inf") if value > 0 else float("-inf")
-            self._constants[value] = self.torch.tensor(number, dtype=self.dtype, device=self.device)
-        return self._constants[value]
+        prepared = self._constants.get(value)
+        return prepared if prepared is not None else self._tensor(value)  # made per call, never cached
 
     def lower(self, expr: sympy.Basic, env: dict[sympy.Basic, Any]) -> Any:
         if expr in env:
@@ -220,6 +232,8 @@ class TorchFunction:
         self.shapes = [a.shape for a in function.args]
         entries = function.lowered_entries if function.lowered_entries is not None else function.entries
         self._replacements, self._outputs = sympy.cse(list(entries.reshape(-1)), order="none")
+        calls = [e for call in function.impl_calls for value in call.args for e in value.reshape(-1)]
+        self.lowering.prepare([expr for _, expr in self._replacements] + list(self._outputs) + calls)
 
     def split(self, z: Any) -> list[Any]:
         """The per-argument tensors of one point's flat input vector."""
