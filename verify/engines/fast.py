@@ -2,9 +2,11 @@
 
 SymEngine (a C++ core) differentiates and compiles large expressions orders of magnitude
 faster than SymPy. It is used only for expressions built from the heads in `_HEADS`, whose
-derivatives SymEngine writes exactly as SymPy does (tests compare the two); anything else
-(piecewise functions, kinks, special functions with other branch conventions, verify's own
-functions) stays with SymPy.
+derivatives SymEngine gives equal to SymPy's (tests check the values, and that the benchmark's
+tanh(A @ x) Jacobians are identical entry by entry; forms may differ, e.g. x**(y - 1)*y for
+x**y*y/x); a derivative with any other head (sign, an unevaluated Derivative) is left to SymPy.
+Everything else (piecewise functions, kinks, special functions with other branch conventions,
+verify's own functions) stays with SymPy.
 """
 
 from __future__ import annotations
@@ -43,25 +45,77 @@ def supported(expr: sympy.Basic) -> bool:
     return all(isinstance(node, _HEADS) for node in sympy.preorder_traversal(expr))
 
 
-def _back(value: Any, by_name: dict[str, sympy.Symbol]) -> sympy.Expr:
-    # SymEngine forgets assumptions: map its symbols back onto the case's real symbols.
-    expr = value._sympy_()
-    return expr.xreplace({s: by_name[s.name] for s in expr.free_symbols if s.name in by_name})
+class _UnsupportedError(Exception):
+    """A SymEngine result with a head outside _BACK (e.g. sign, an unevaluated Derivative)."""
+
+
+_BACK: dict[str, Any] = {
+    "Add": sympy.Add, "Mul": sympy.Mul, "Pow": sympy.Pow,
+    **{name: getattr(sympy, name) for name in ("sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh",
+                                               "tanh", "asinh", "atanh", "log", "erf", "erfc")},
+}
+
+
+class _ToSymPy:
+    """Converts SymEngine results back to SymPy, each distinct subexpression once.
+
+    The entries of a Jacobian share most of their subexpressions (every d tanh(a.x)/dx_j holds
+    the same tanh(a.x)): converting each entry on its own costs far more than deriving it.
+    SymEngine forgets assumptions, so its symbols map back onto the case's real symbols.
+    """
+
+    def __init__(self, symbols: Sequence[sympy.Symbol]) -> None:
+        self.by_name = {s.name: s for s in symbols}
+        self.memo: dict[Any, sympy.Expr] = {}
+
+    def __call__(self, node: Any) -> sympy.Expr:
+        hit = self.memo.get(node)
+        if hit is not None:
+            return hit
+        name = type(node).__name__
+        if name == "Symbol":
+            out: sympy.Expr = self.by_name[str(node)]
+        elif name in ("Integer", "Zero", "One", "NegativeOne"):
+            out = sympy.Integer(int(node))
+        elif name in ("Rational", "Half"):
+            out = sympy.Rational(str(node))
+        elif name == "Pi":
+            out = sympy.pi
+        elif name == "Exp1":
+            out = sympy.E
+        elif name in _BACK:
+            out = _BACK[name](*(self(arg) for arg in node.args))
+        else:
+            raise _UnsupportedError(name)
+        self.memo[node] = out
+        return out
 
 
 def jacobian_rows(entries: Sequence[sympy.Expr], symbols: Sequence[sympy.Symbol]) -> list[list[sympy.Expr]] | None:
-    """The Jacobian rows of `entries` by SymEngine, as SymPy, or None when it does not apply."""
+    """The Jacobian rows of `entries` by SymEngine, as SymPy, or None when it does not apply.
+
+    An entry whose SymEngine derivative leaves the heads SymPy would write (atan2(y, y) becomes
+    a sign() whose derivative stays unevaluated) is derived by SymPy instead.
+    """
     symengine = _symengine()
     if symengine is None or not all(supported(e) for e in entries):
         return None
-    by_name = {s.name: s for s in symbols}
+    back = _ToSymPy(symbols)
     se_symbols = [symengine.Symbol(s.name) for s in symbols]
     rows = []
     for entry in entries:
         se_entry = symengine.sympify(entry)
         free = {s.name for s in entry.free_symbols}
-        rows.append([_back(se_entry.diff(se_s), by_name) if s.name in free else sympy.S.Zero
-                     for s, se_s in zip(symbols, se_symbols)])
+        row = []
+        for symbol, se_symbol in zip(symbols, se_symbols):
+            if symbol.name not in free:
+                row.append(sympy.S.Zero)
+                continue
+            try:
+                row.append(back(se_entry.diff(se_symbol)))
+            except _UnsupportedError:
+                row.append(sympy.diff(entry, symbol))
+        rows.append(row)
     return rows
 
 
