@@ -50,6 +50,9 @@ def time_budget(seconds: float) -> Iterator[None]:
         return
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
+        # Re-armed first: an exception raised while a gc callback runs is swallowed as
+        # "unraisable" (hypothesis installs one), so the alarm repeats until one gets through.
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
         raise BudgetExceededError(f"ran out of its {seconds:.3g} s budget")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
