@@ -66,20 +66,29 @@ def problem(n: int, seed: int = SEED) -> tuple[np.ndarray, list[sympy.Symbol]]:
     return entries, x
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]:
-    """Median seconds of `fn` over `repeats` runs, SymPy's cache cleared before each; the last result."""
+def timed(fn: Callable[[Any], Any], repeats: int, n: int) -> tuple[float, list[float], Any]:
+    """Median seconds of `fn(problem(n))` over `repeats` runs; the last result.
+
+    Before each run SymPy's cache is cleared and the entries are built anew, as verify's compile
+    step builds them just before deriving: the derivation meets the cache a real run leaves.
+    """
     samples, result = [], None
     for _ in range(repeats):
         clear_cache()
+        built = problem(n)
         start = time.perf_counter()
-        result = fn()
+        result = fn(built)
         samples.append(time.perf_counter() - start)
     return statistics.median(samples), samples, result
 
 
 def sympy_jacobian(entries: np.ndarray, x: Sequence[sympy.Symbol], budget_s: float) -> tuple[np.ndarray | None, float, int]:
-    """Plain SymPy, entry by entry; gives up (None) when the run passes `budget_s`. Returns (J, seconds, rows done)."""
+    """Plain SymPy, entry by entry; gives up (None) when the run passes `budget_s`. Returns (J, seconds, rows done).
+
+    The cache is cleared and the entries built anew first, exactly as `timed` does for verify.
+    """
     clear_cache()
+    entries, x = problem(len(entries))
     out = np.empty((len(entries), len(x)), dtype=object)
     start = time.perf_counter()
     for i, entry in enumerate(entries):
@@ -135,8 +144,8 @@ def derivation_table(sizes: Sequence[int], quick: bool, budget_s: float) -> str:
     for n in sizes:
         entries, x = problem(n)
         repeats = repeats_for(n, quick)
-        ours_s, ours_samples, ours = timed(lambda e=entries, s=x: jacobian_of(e, s), repeats)
-        alone_s, _, _ = timed(lambda e=entries, s=x: symengine_diff_only(e, s), repeats)
+        ours_s, ours_samples, ours = timed(lambda built: jacobian_of(*built), repeats, n)
+        alone_s, _, _ = timed(lambda built: symengine_diff_only(*built), repeats, n)
         estimate = estimate_sympy(sympy_times, n)
         if estimate is not None and estimate > budget_s:
             plain = f"not run (estimated {fmt(estimate)})"
