@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import sympy
+from common import machine, tanh_case_text  # benchmarks/ is on sys.path when run as a script
 from sympy.core.cache import clear_cache
 
 from verify.engines.symbolic import jacobian_of
@@ -46,14 +45,6 @@ TARGETS_S = {100: 1.0, 300: 10.0}  # from the issue: jacobian_of of tanh(A @ x)
 SEED = 0
 
 
-def machine() -> str:
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    import symengine
-    import torch
-
-    return (f"{platform.platform()}, {os.cpu_count()} CPUs (load average at start: {load}); Python "
-            f"{platform.python_version()}, SymPy {sympy.__version__}, SymEngine {symengine.__version__}, "
-            f"torch {torch.__version__}")
 
 
 def problem(n: int, seed: int = SEED) -> tuple[np.ndarray, list[sympy.Symbol]]:
@@ -187,17 +178,6 @@ def estimate_sympy(measured: dict[int, float], n: int) -> float | None:
 
 # -- (c) the disk cache ----------------------------------------------------------------------
 
-def case_text(size: int) -> str:
-    return f"""name: tanh-layer-{size}
-description: the Jacobian of tanh(W @ x) w.r.t. W ({size}x{size}) and x ({size})
-variables:
-  W: {{shape: [{size}, {size}], low: -1, high: 1}}
-  x: {{shape: [{size}], low: -1, high: 1}}
-functions:
-  F: tanh(W @ x)
-checks:
-  - jacobian: F
-"""
 
 
 def run_verify(case: Path, report_dir: Path, cache_args: list[str]) -> tuple[float, float]:
@@ -218,7 +198,7 @@ def cache_table(size: int, repeats: int) -> str:
                                                   "warm (same --cache-dir again)": []}
     with tempfile.TemporaryDirectory(prefix="verify-bench-") as tmp:
         case = Path(tmp) / f"tanh_layer_{size}.yaml"
-        case.write_text(case_text(size))
+        case.write_text(tanh_case_text(size))
         for k in range(repeats):
             cache = Path(tmp) / f"cache{k}"
             runs["no cache (--no-cache)"].append(run_verify(case, Path(tmp) / "r", ["--no-cache"]))

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import sympy
+from common import machine, tanh_case_text  # benchmarks/ is on sys.path when run as a script
 
 from verify.case import Case, load_file
 from verify.engines.autograd import TorchEngine
@@ -50,27 +49,8 @@ SYMPY_BUDGET_S = 60.0
 SEED = 0
 
 
-def machine() -> str:
-    import symengine
-    import torch
-
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return (f"{platform.platform()}, {os.cpu_count()} CPUs (load average at start: {load}); Python "
-            f"{platform.python_version()}, SymPy {sympy.__version__}, SymEngine {symengine.__version__}, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
 
 
-def tanh_case_text(size: int) -> str:
-    return f"""name: tanh-layer-{size}
-description: the Jacobian of tanh(W @ x) w.r.t. W ({size}x{size}) and x ({size})
-variables:
-  W: {{shape: [{size}, {size}], low: -1, high: 1}}
-  x: {{shape: [{size}], low: -1, high: 1}}
-functions:
-  F: tanh(W @ x)
-checks:
-  - jacobian: F
-"""
 
 
 def load_model(path: Path) -> Model:
@@ -232,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("# Reference-evaluation benchmark\n")
     print(f"Command: `python benchmarks/reference.py{' --quick' if args.quick else ''}`  ")
     print(f"Date: {time.strftime('%Y-%m-%d %H:%M')}  ")
-    print(f"Machine: {machine()}\n")
+    print(f"Machine: {machine(threads=True)}\n")
     print(f"Jacobians evaluated at {count:,} seeded random points in float64. Evaluation times are medians of "
           f"{repeats} repetition(s); compile times and autograd first calls are single runs. \"Plain lambdify\" is "
           f"`sympy.lambdify(symbols, entries, modules='numpy', cse=True)`, run in a subprocess stopped after "

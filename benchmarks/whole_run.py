@@ -27,6 +27,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from common import tanh_case_text  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "sympy", "symengine", "numpy", "scipy", "pandas", "yaml")
 LARGE_TARGET_S = 30.0
@@ -133,17 +135,6 @@ def runs_table(runs: dict[str, list[tuple[float, dict[str, float], str, int]]], 
             "columns (medians over the runs).\n\n" + "\n".join(rows))
 
 
-def case_text(size: int) -> str:
-    return f"""name: tanh-layer-{size}
-description: the Jacobian of tanh(W @ x) w.r.t. W ({size}x{size}) and x ({size})
-variables:
-  W: {{shape: [{size}, {size}], low: -1, high: 1}}
-  x: {{shape: [{size}], low: -1, high: 1}}
-functions:
-  F: tanh(W @ x)
-checks:
-  - jacobian: F
-"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,11 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n## (b) `python -m verify cases/ --report-dir TMP` (plus --cache-dir DIR or --no-cache)\n", flush=True)
         print(runs_table(verify_runs(["cases/"], repeats, tmp)))
         case = tmp / f"tanh_layer_{size}.yaml"
-        case.write_text(case_text(size))
+        case.write_text(tanh_case_text(size))
         print(f"\n## (c) One large case: F = tanh(W @ x), W {size}x{size}, x {size} "
               f"(Jacobian {size} x {size * size + size}, {size * (size * size + size):,} entries; default 64 points, "
               f"float64, rev and fwd)\n", flush=True)
-        print("```yaml\n" + case_text(size) + "```\n")
+        print("```yaml\n" + tanh_case_text(size) + "```\n")
         print(runs_table(verify_runs([str(case)], repeats, tmp), target=LARGE_TARGET_S if size == 24 else None))
         if size == 24:
             print(f"\nTarget: under {LARGE_TARGET_S:.0f} s.")
