@@ -76,7 +76,8 @@ def _cases(by_case: dict[str, list[Result]]) -> list[str]:
     for case_id, rows in by_case.items():
         counts = Counter(r.status for r in rows)
         worst = _worst([r.status for r in rows])
-        lines.append(f'<tr><td>{_e(case_id)}</td><td class="{worst}">{worst}</td><td class="n">{len(rows)}</td>'
+        description = f'<br><small>{_e(rows[0].description)}</small>' if rows[0].description else ""
+        lines.append(f'<tr><td>{_e(case_id)}{description}</td><td class="{worst}">{worst}</td><td class="n">{len(rows)}</td>'
                      + "".join(f'<td class="n">{counts[s] or ""}</td>' for s in _STATUSES)
                      + f'<td class="n">{sum(_seconds(r) for r in rows):.3f}</td></tr>')
     return [*lines, "</table>", "</section>"]

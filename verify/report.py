@@ -63,10 +63,10 @@ def _markdown(results: Sequence[Result], seconds: float | None) -> str:
     by_case: dict[str, list[Result]] = {}
     for r in results:
         by_case.setdefault(r.case_id, []).append(r)
-    lines += ["| case | results | status |", "|---|---|---|"]
+    lines += ["| case | description | results | status |", "|---|---|---|---|"]
     for case_id, rows in by_case.items():
         worst = next((s for s in ("error", "fail", "xpass", "xfail", "skip") if any(r.status == s for r in rows)), "pass")
-        lines.append(f"| {_markdown_cell(case_id)} | {len(rows)} | {worst} |")
+        lines.append(f"| {_markdown_cell(case_id)} | {_markdown_cell(rows[0].description)} | {len(rows)} | {worst} |")
     shown = ("check", "function", "dtype", "device", "mode", "status", "points", "excluded",
              "max_abs_err", "max_rel_err", "symbolic_s", "reference_s", "autograd_s")
     lines += ["", "## Results", "", "| case | " + " | ".join(shown) + " |", "|---" * (len(shown) + 1) + "|"]

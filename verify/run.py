@@ -51,6 +51,7 @@ class Result:
     line: int = 0
     seed: int = 0
     tags: str = ""
+    description: str = ""  # the case's description, so every report shows it
 
     @property
     def case_id(self) -> str:
@@ -117,7 +118,8 @@ class _CaseRun:
     # -- shared pieces ---------------------------------------------------------------------
     def base(self, check: CheckSpec, **fields: Any) -> Result:
         return Result(file=self.case.file, case=self.case.name, check=check.kind, function=check.target,
-                      line=check.where.line, seed=self.case.seed, tags=",".join(self.case.tags), **fields)
+                      line=check.where.line, seed=self.case.seed, tags=",".join(self.case.tags),
+                      description=self.case.description, **fields)
 
     def sample(self, function: CompiledFunction) -> Sample:
         if function.name not in self._samples:
@@ -371,7 +373,8 @@ def _error_row(case: Case | LoadFailure, check: str, message: str, line: int, fu
     tags = ",".join(case.tags)
     return Result(file=case.file, case=case.name, check=check, function=function, dtype="-", device="-",
                   mode="-", status="error", message=message, line=line, tags=tags,
-                  seed=case.seed if isinstance(case, Case) else 0)
+                  seed=case.seed if isinstance(case, Case) else 0,
+                  description=case.description if isinstance(case, Case) else "")
 
 
 def run_case(case: Case | LoadFailure, options: RunOptions = RunOptions(),
