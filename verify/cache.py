@@ -83,7 +83,10 @@ def from_tree(tree: Any, symbols: dict[str, sympy.Symbol]) -> sympy.Basic:
     args = [from_tree(arg, symbols) for arg in tree.get("a", [])]
     if head is ExprCondPair:
         return head(*args)
-    return head(*args, evaluate=False) if head in (sympy.Add, sympy.Mul, sympy.Pow) else head(*args)
+    try:  # as stored: evaluating again could turn gamma(5/2) into 3*sqrt(pi)/4, another formula to evaluate
+        return head(*args, evaluate=False)
+    except TypeError:
+        return head(*args)
 
 
 def default_cache_dir() -> Path:

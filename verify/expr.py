@@ -178,7 +178,9 @@ def _number(value: Any, source: Source, node: ast.AST, limits: Limits, text: str
             return sympy.Rational(written)  # the decimal the user wrote, exactly
         except (TypeError, ValueError):
             return sympy.Rational(repr(value))
-    if len(str(abs(value))) > limits.max_digits:
+    bits = abs(value).bit_length()
+    digits = len(str(abs(value))) if bits < 10_000 else bits * math.log10(2)  # str() fails past 4300 digits
+    if digits > limits.max_digits:
         raise CaseError(source.at(node), f"integer literal has more than {limits.max_digits} digits",
                         "use a smaller number")
     return sympy.Integer(value)
@@ -312,6 +314,8 @@ class _Compiler:
         if not node.elts:
             raise self.fail(node, "an empty list is not a value", "write entries, e.g. [x, y]")
         parts = [self.compile(element) for element in node.elts]
+        if parts[0].ndim + 1 > _MAX_LIST_DIMENSIONS:
+            raise self.fail(node, f"lists nested more than {_MAX_LIST_DIMENSIONS} deep", "use fewer dimensions")
         if len({p.shape for p in parts}) != 1:
             listed = ", ".join(shape_text(p.shape) for p in parts)
             raise self.fail(node, f"the entries of {self.snippet(node)!r} have different shapes: {listed}",
@@ -441,6 +445,15 @@ class _Compiler:
         return as_array(sympy.Add(*np.diagonal(matrix)))
 
 
+def _printable(expr: sympy.Basic, limit: int = 200) -> str:
+    try:
+        text = str(expr)
+    except ValueError:  # an integer over Python's 4300-digit str() limit
+        return "an expression with numbers too large to print"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+_MAX_LIST_DIMENSIONS = 8
 _UNEVALUATED_ON_NUMBERS = frozenset({"gamma", "lgamma", "digamma", "erf", "erfc"})
 
 
@@ -495,7 +508,8 @@ def compile_expression(
     for entry in value.reshape(-1):
         if entry.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             raise CaseError(source.where, f"expression {source.text.strip()!r} is undefined or infinite "
-                            f"({entry}); is there a division by zero?", "check the constants of the expression")
+                            f"({_printable(entry)}); is there a division by zero?",
+                            "check the constants of the expression")
     return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 
@@ -44,7 +45,7 @@ def _draws(spec: VariableSpec, seed: int, count: int) -> np.ndarray:
 def sample_points(case: Case, args: tuple[VariableSpec, ...], labels: list[str]) -> Sample:
     """The points for a function with `args`: random draws, then each listed point that gives every arg."""
     count = case.points.random
-    columns = [_draws(arg, case.seed, count).reshape(count, -1) for arg in args]
+    columns = [_draws(arg, case.seed, count).reshape(count, math.prod(arg.shape)) for arg in args]
     rows = [np.concatenate(columns, axis=1)] if args else [np.zeros((count, 0))]
     listed = 0
     for point in case.points.at:

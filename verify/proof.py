@@ -75,6 +75,8 @@ def _numeric(expr: sympy.Expr, point: Mapping[sympy.Symbol, sympy.Rational], exa
             value = value.evalf(_DIGITS)
         if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo) or not value.is_number:
             return None
+        if not value.is_Rational and not isinstance(sympy.re(value), sympy.Float):
+            return None  # stays symbolic there (DiracDelta(0), say): undefined, not comparable
         if value.is_real is False or (not value.is_Rational and abs(sympy.im(value)) > 0):
             return None
         return sympy.re(value) if not value.is_Rational else value

@@ -21,7 +21,7 @@ __all__ = ["available", "jacobian_rows", "lambdify", "supported"]
 
 _HEADS: tuple[type, ...] = (
     sympy.Add, sympy.Mul, sympy.Pow, sympy.Symbol, sympy.Number, sympy.NumberSymbol,
-    sympy.sin, sympy.cos, sympy.tan, sympy.asin, sympy.acos, sympy.atan, sympy.atan2,
+    sympy.sin, sympy.cos, sympy.tan, sympy.asin, sympy.acos, sympy.atan,
     sympy.sinh, sympy.cosh, sympy.tanh, sympy.asinh, sympy.atanh,
     sympy.exp, sympy.log, sympy.erf, sympy.erfc,
 )
@@ -51,7 +51,7 @@ class _UnsupportedError(Exception):
 
 _BACK: dict[str, Any] = {
     "Add": sympy.Add, "Mul": sympy.Mul, "Pow": sympy.Pow,
-    **{name: getattr(sympy, name) for name in ("sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh",
+    **{name: getattr(sympy, name) for name in ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
                                                "tanh", "asinh", "atanh", "log", "erf", "erfc")},
 }
 
@@ -94,8 +94,8 @@ class _ToSymPy:
 def jacobian_rows(entries: Sequence[sympy.Expr], symbols: Sequence[sympy.Symbol]) -> list[list[sympy.Expr]] | None:
     """The Jacobian rows of `entries` by SymEngine, as SymPy, or None when it does not apply.
 
-    An entry whose SymEngine derivative leaves the heads SymPy would write (atan2(y, y) becomes
-    a sign() whose derivative stays unevaluated) is derived by SymPy instead.
+    An entry whose SymEngine derivative leaves the heads SymPy would write (a sign() whose
+    derivative stays unevaluated, say) is derived by SymPy instead.
     """
     symengine = _symengine()
     if symengine is None or not all(supported(e) for e in entries):

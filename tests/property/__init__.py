@@ -1,0 +1,1 @@
+"""Property-based tests (Hypothesis): generated expressions and case files against verify's invariants."""
