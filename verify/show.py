@@ -337,14 +337,17 @@ def _simplify(array: np.ndarray, budget_s: float) -> tuple[np.ndarray, str]:
     if budget_s == 0:
         return out, "not simplified: --simplify-budget is 0"
     done = 0
+    budget = None
     try:
-        with time_budget(budget_s):
+        with time_budget(budget_s) as budget:
             for index in np.ndindex(*array.shape):
                 entry = sympy.sympify(array[index])
                 candidates = [entry, sympy.simplify(entry), sympy.expand(entry)]
                 out[index] = min(candidates, key=lambda e: (sympy.count_ops(e), len(str(e))))
                 done += 1
-    except BudgetExceededError:
+    except BudgetExceededError as exc:
+        if budget is None or not budget.owns(exc):
+            raise
         return out, f"simplification ran out of its {budget_s:g} s budget after {done} of {array.size} entries; " \
                     "the rest are shown unsimplified"
     except (RecursionError, NotImplementedError, TypeError, ValueError, ZeroDivisionError) as exc:

@@ -433,7 +433,7 @@ def _expr(draw: st.DrawFn, ctx: _Context, depth: int) -> Expr:
         name = draw(st.sampled_from(SMOOTH_FUNCTIONS))
         a = draw(sub)
         if name in _TRIGAMMA.get(ctx.float64_order, ()) and not ctx.known_bugs:
-            name = "erf"  # known false alarm: torch's float64 trigamma vs the default tolerance (test_regressions.py)
+            name = "erf"  # known bug (false alarm): torch's float64 trigamma vs the default tolerance (test_regressions.py)
         if name in _SYMMETRIC:
             a = _fit_symmetric(a, _SYMMETRIC[name])
         elif name in _INTERVAL:

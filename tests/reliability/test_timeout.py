@@ -69,3 +69,16 @@ def test_the_run_goes_on_after_a_timeout(write_case, run_cli, tmp_path: Path) ->
 def test_without_a_budget_nothing_is_interrupted(write_case) -> None:
     case = load_file(write_case(QUICK))[0]
     assert {r.status for r in run_case(case, RunOptions(timeout_s=None))} == {"pass"}
+
+
+def test_an_inner_budget_does_not_absorb_the_outer_deadline() -> None:
+    from verify.budget import BudgetExceededError, time_budget
+
+    start = time.perf_counter()
+    try:
+        with time_budget(0.3) as outer, time_budget(10.0) as inner:
+            while True:
+                pass
+    except BudgetExceededError as exc:
+        assert outer.owns(exc) and not inner.owns(exc)
+    assert time.perf_counter() - start < 2
