@@ -39,15 +39,11 @@ def _case(expr: str, checks: str) -> str:
         """
 
 
-@pytest.mark.xfail(strict=True, reason="bug: sign(e) of an e SymPy cannot prove real (asin, sqrt, ...) is differentiated "
-                   "to an unevaluated Derivative; the reference printer rejects it and the check errors")
 def test_gradient_of_sign_of_asin(run_generated: Callable[..., tuple]) -> None:
     _, rows = run_generated(_case("sign(asin(x/2))", "[{gradient: f}]"))
     assert rows and not problems(rows), problems(rows)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the second derivative of abs(e), e not provably real, holds an unevaluated "
-                   "Derivative (from re/im); the Hessian check errors")
 def test_hessian_of_abs_of_sqrt(run_generated: Callable[..., tuple]) -> None:
     _, rows = run_generated(_case("abs(sqrt(2 + x))", "[{hessian: f}]"))
     assert rows and not problems(rows), problems(rows)

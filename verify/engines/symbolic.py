@@ -30,9 +30,32 @@ def jacobian_of(entries: np.ndarray, symbols: Sequence[sympy.Symbol]) -> np.ndar
         return out
     for i, entry in enumerate(flat):
         free = entry.free_symbols
+        differentiable = _as_real(entry)
         for j, symbol in enumerate(symbols):
-            out[i, j] = sympy.diff(entry, symbol) if symbol in free else sympy.S.Zero
+            out[i, j] = sympy.diff(differentiable, symbol) if symbol in free else sympy.S.Zero
     return out
+
+
+def _as_real(expr: sympy.Expr) -> sympy.Expr:
+    """`expr` with abs(u) and sign(u) of a u SymPy cannot prove real written as sqrt(u**2), u/sqrt(u**2).
+
+    verify only compares where values are real, and there these are equal; but SymPy
+    differentiates abs and sign of a possibly complex u through re(u) and im(u), leaving
+    derivatives unevaluated. Written this way the derivative is sign(u)*u' (and 0 for sign),
+    with a 0/0 at u = 0 that excludes the kink, as for a real u.
+    """
+    if not expr.has(sympy.Abs, sympy.sign):
+        return expr
+
+    def not_real(node: sympy.Basic) -> bool:
+        return isinstance(node, (sympy.Abs, sympy.sign)) and node.args[0].is_extended_real is not True
+
+    def rewrite(node: sympy.Basic) -> sympy.Expr:
+        u = node.args[0]
+        root = sympy.sqrt(u**2)
+        return root if isinstance(node, sympy.Abs) else u / root
+
+    return expr.replace(not_real, rewrite)
 
 
 class SymbolicEngine:
