@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m verify",
         description="Verify derivatives: exact SymPy derivatives vs torch autograd, for the cases in YAML files.",
         epilog="Exit status: 0 all passed (xfail and skip allowed); 1 a result failed, errored or "
-               "unexpectedly passed; 2 bad usage or no case found.",
+               "unexpectedly passed; 2 bad usage or no case found. Other commands: "
+               + ", ".join(f"python -m verify {name} --help" for name in SUBCOMMANDS)
+               + " (a file or folder of one of these names is run as cases instead).",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="case files or directories (searched for *.yaml, *.yml)")
     parser.add_argument("--report-dir", default="reports", metavar="DIR",
