@@ -10,25 +10,21 @@ tolerance: these bounds are what keep the properties free of false alarms.
 
 Known bugs of verify that the properties found are pinned in test_regressions.py. Until they are
 fixed, the strategies steer around their shapes unless called with `known_bugs=True`, at places
-marked "known bug": abs/sign get only arguments SymPy can prove real (else relu stands in); no where
-is generated inside the condition of another where (a max stands in); what is differentiated in
-float64 gets no function whose derivatives hold trigamma (erf stands in).
+marked "known bug": no where is generated inside the condition of another where (a max stands in);
+what is differentiated in float64 gets no function whose derivatives hold trigamma (erf stands in);
+atan2 gets no pair of constant arguments (atan of the first stands in).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 from scipy import special
-
-from verify.errors import Location
 
 __all__ = [
     "BOX",
@@ -47,7 +43,6 @@ __all__ = [
     "expressions",
     "hostile_texts",
     "leaves",
-    "sympy_sees_real",
     "valid_texts",
 ]
 
@@ -295,7 +290,6 @@ def _where(left: Expr, op: str, right: Expr, a: Expr, b: Expr) -> Expr:
 class _Context:
     variables: Mapping[str, tuple[float, float]]
     smooth: bool  # leave out abs, relu, sign, min, max, where
-    meaning: tuple[tuple[str, str], ...]  # a variable that stands for an expression over x, y, z (chain rule)
     known_bugs: bool  # also generate the shapes of the known bugs (see the module docstring)
     in_condition: bool = False
     sample: Mapping[str, np.ndarray] = field(default_factory=dict)  # the variables at sample points, for _ties
@@ -315,6 +309,12 @@ def _box_sample(variables: Mapping[str, tuple[float, float]]) -> dict[str, np.nd
     return out
 
 
+def _constant(ctx: _Context, a: Expr) -> bool:
+    """Whether `a` takes one value at every sample point (it holds no variable, or its variables are constant)."""
+    values = np.broadcast_to(evaluate(a, ctx.sample), (_SAMPLE_SIZE,))
+    return bool((values == values[0]).all())
+
+
 def _ties(ctx: _Context, *parts: Expr) -> bool:
     """Whether two of `parts` (or the one part and 0) are equal at a sample point: a tie on a whole region.
 
@@ -331,28 +331,6 @@ def _ties(ctx: _Context, *parts: Expr) -> bool:
             if (np.abs(values[i] - values[j]) <= 1e-9 * scale).any():
                 return True
     return False
-
-
-LOCATION = Location("generated.yaml", 1, 1)
-
-
-@functools.lru_cache(maxsize=4096)
-def _sympy_value(text: str, meaning: tuple[tuple[str, str], ...]) -> Any:
-    import sympy
-
-    from verify.expr import Source, as_array, compile_expression
-
-    symbols = {n: as_array(sympy.Symbol(n, real=True)) for n in ("x", "y", "z", "u", "v")}
-    names = dict(symbols)
-    for name, definition in meaning:
-        names[name] = compile_expression(Source(definition, LOCATION), symbols, {})
-    return compile_expression(Source(text, LOCATION), names, {})[()]
-
-
-def sympy_sees_real(text: str, meaning: tuple[tuple[str, str], ...] = ()) -> bool:
-    """Whether SymPy can tell that `text` is real, over real x, y, z, u, v, and also once the variables
-    of `meaning` stand for their expressions (both are differentiated in a composition)."""
-    return bool(_sympy_value(text, ()).is_extended_real) and bool(_sympy_value(text, meaning).is_extended_real)
 
 
 # -- fitting an argument into a domain -----------------------------------------------------------
@@ -441,8 +419,6 @@ def _expr(draw: st.DrawFn, ctx: _Context, depth: int) -> Expr:
         result = _unary(name, a)
     elif kind == "kinked":
         name, a = draw(st.sampled_from(_KINKED)), draw(sub)
-        if name != "relu" and not ctx.known_bugs and not sympy_sees_real(a.text, ctx.meaning):
-            name = "relu"  # known bug: abs/sign of an argument SymPy cannot prove real (test_regressions.py)
         result = a if _ties(ctx, a) else _unary(name, a)
     elif kind in ("add", "sub"):
         result = _add(draw(sub), draw(sub), 1 if kind == "add" else -1)
@@ -465,7 +441,12 @@ def _expr(draw: st.DrawFn, ctx: _Context, depth: int) -> Expr:
             exponent = _fit_symmetric(draw(sub), 2.0)
             result = _var_power(_fit_interval(draw, draw(sub), 0.5, 3.0), exponent)
     elif kind == "atan2":
-        result = _atan2(draw(sub), _fit_interval(draw, draw(sub), 0.5, math.inf), swapped=draw(st.booleans()))
+        a, p = draw(sub), _fit_interval(draw, draw(sub), 0.5, math.inf)
+        if not ctx.known_bugs and _constant(ctx, a) and _constant(ctx, p):
+            # known bug: SymPy writes atan2 of constants it cannot sign as -I*log(...), which torch cannot lower
+            result = _unary("atan", a)
+        else:
+            result = _atan2(a, p, swapped=draw(st.booleans()))
     elif kind == "log_base":
         result = _log_base(_fit_interval(draw, draw(sub), 0.5, math.inf), draw(st.sampled_from([2.0, 10.0, 0.5])))
     elif kind == "minmax":
@@ -500,8 +481,7 @@ def expressions(variables: Mapping[str, tuple[float, float]] | None = None, max_
     if meaning:
         inner = _box_sample({"x": BOX, "y": BOX, "z": BOX})
         sample.update({name: np.broadcast_to(evaluate(e, inner), (_SAMPLE_SIZE,)) for name, e in meaning.items()})
-    texts = tuple(sorted((name, e.text) for name, e in (meaning or {}).items()))
-    ctx = _Context(variables, smooth, texts, known_bugs, in_condition, sample, float64_order)
+    ctx = _Context(variables, smooth, known_bugs, in_condition, sample, float64_order)
     return _expr(ctx, max_depth)
 
 
