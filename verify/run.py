@@ -310,6 +310,15 @@ class _CaseRun:
         for dtype in self.options.dtypes or self.case.dtypes:
             tolerance = self.case.tolerance_for(dtype, check)
             reference, reference_s = self.reference(kind, derived, function, dtype)
+            if kind != "value":
+                # where the function itself is undefined (log of a negative), so is its derivative,
+                # even when the derivative's formula (1/x) is finite there: exclude those points
+                values, values_s = self.reference("value", function.entries, function, dtype)
+                reference_s += values_s
+                undefined = ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
+                if undefined.any():
+                    reference = reference.copy()
+                    reference[undefined] = np.nan
             devices = self.options.devices or self.case.devices
             resolved_devices = [(d, resolve_device(d)) for d in devices]
             # `auto` and the device it resolves to are one device: one set of records
