@@ -151,7 +151,6 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
         dtypes=_choices(args.dtype, DTYPES, "--dtype"),
         devices=_choices(args.device, DEVICES, "--device"),
         modes=modes,
-        keyword=args.keyword,
         proof_budget_s=args.proof_budget,
         timeout_s=args.timeout or None,
         cache_dir=None if args.no_cache else (Path(args.cache_dir) if args.cache_dir else default_cache_dir()),

@@ -65,7 +65,6 @@ class RunOptions:
     dtypes: tuple[str, ...] | None = None
     devices: tuple[str, ...] | None = None
     modes: tuple[str, ...] | None = None
-    keyword: str | None = None
     proof_budget_s: float = 10.0
     chunk_size: int | None = 4096
     cache_dir: Path | None = None  # None: derive everything afresh
