@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from verify.run import Result
+    from verify.results import Result
 
 __all__ = ["FORMATS", "annotation_lines", "escape_data", "escape_property", "github_annotation"]
 

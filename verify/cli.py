@@ -14,7 +14,7 @@ from verify.vocabulary import DEVICES, DTYPES, MODES
 
 if TYPE_CHECKING:
     from verify.case import Case, LoadFailure
-    from verify.run import Result
+    from verify.results import Result
 
 __all__ = ["main"]
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from verify.report import summary_line
 
 if TYPE_CHECKING:
-    from verify.run import Result
+    from verify.results import Result
 
 __all__ = ["FIGURE", "render_html", "write_html"]
 

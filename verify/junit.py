@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from verify.run import Result
+    from verify.results import Result
 
 __all__ = ["testcase_name", "to_junit", "write_junit"]
 

@@ -14,7 +14,8 @@ from verify.errors import UsageError
 
 if TYPE_CHECKING:
     from verify.case import Case, LoadFailure
-    from verify.run import Result, RunOptions
+    from verify.results import Result
+    from verify.run import RunOptions
 
 __all__ = ["in_shard", "parse_shard", "run_parallel", "shard"]
 
@@ -65,7 +66,7 @@ def _run_one(case: Case, options: RunOptions) -> tuple[list[Result], float]:
 
 
 def _crash_row(case: Case | LoadFailure, detail: str) -> Result:
-    from verify.run import Result
+    from verify.results import Result
 
     return Result(file=case.file, case=case.name, check="run", function="-", dtype="-", device="-", mode="-",
                   status="error", message=f"{case.id}: the case could not run: {detail}",

@@ -25,7 +25,8 @@ from verify.case import Case, CheckSpec, LoadFailure, checks_of, load_file
 from verify.vocabulary import DEVICES, DTYPES, MODES
 
 if TYPE_CHECKING:
-    from verify.run import Result, RunOptions
+    from verify.results import Result
+    from verify.run import RunOptions
 
 __all__ = ["CaseCollector", "CaseFile", "CheckItem", "LoadItem", "is_case_file"]
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from verify.run import STATUSES, Result
+from verify.results import STATUSES, Result
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -18,44 +18,11 @@ from verify.errors import CaseError, VerifyError
 from verify.model import CompiledFunction, Model, build_model, derivative_shape
 from verify.points import Sample, sample_points
 from verify.proof import Counterexample, Verdict
+from verify.results import STATUSES, Result, exit_code
 
 __all__ = ["STATUSES", "Result", "RunOptions", "collect", "exit_code", "run_case", "run_paths"]
 
-STATUSES = ("pass", "fail", "error", "skip", "xfail", "xpass")
 FLOAT64 = Tolerance(rtol=1e-9, atol=1e-12)  # exact vs exact, both evaluated in float64
-
-
-@dataclass(frozen=True)
-class Result:
-    """One report record: a (case, check, function, dtype, device, mode) and how it went."""
-
-    file: str
-    case: str
-    check: str
-    function: str
-    dtype: str
-    device: str
-    mode: str
-    status: str
-    points: int = 0
-    excluded: int = 0
-    mismatched: int = 0
-    max_abs_err: float = float("nan")
-    max_rel_err: float = float("nan")
-    worst_point: str = ""
-    evidence: str = ""
-    message: str = ""
-    symbolic_s: float = 0.0
-    reference_s: float = 0.0
-    autograd_s: float = 0.0
-    line: int = 0
-    seed: int = 0
-    tags: str = ""
-    description: str = ""  # the case's description, so every report shows it
-
-    @property
-    def case_id(self) -> str:
-        return f"{self.file}::{self.case}"
 
 
 @dataclass(frozen=True)
@@ -69,11 +36,6 @@ class RunOptions:
     chunk_size: int | None = 4096
     cache_dir: Path | None = None  # None: derive everything afresh
     timeout_s: float | None = None  # per case; None: no limit
-
-
-def exit_code(results: Sequence[Result]) -> int:
-    """0 when nothing failed or errored; 1 for any fail, error or xpass."""
-    return 1 if any(r.status in ("fail", "error", "xpass") for r in results) else 0
 
 
 def _entry_label(function: CompiledFunction, kind: str, entry: tuple[int, ...]) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from verify.run import Result
+    from verify.results import Result
 
 __all__ = ["Progress", "status_table"]
 
