@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 import sympy
-from sympy.codegen.cfunctions import expm1, log1p
 from sympy.functions.elementary.piecewise import ExprCondPair
 
-from verify.functions import relu, sigmoid, softplus
+from verify.functions import registry_heads
 
 __all__ = ["DerivationCache", "default_cache_dir", "from_tree", "to_tree"]
 
@@ -28,12 +27,9 @@ _FORMAT = 1
 _HEADS: dict[str, type] = {
     cls.__name__: cls
     for cls in (
-        sympy.Add, sympy.Mul, sympy.Pow, sympy.sin, sympy.cos, sympy.tan, sympy.asin, sympy.acos, sympy.atan,
-        sympy.atan2, sympy.sinh, sympy.cosh, sympy.tanh, sympy.asinh, sympy.acosh, sympy.atanh, sympy.exp,
-        sympy.log, sympy.Abs, sympy.sign, sympy.erf, sympy.erfc, sympy.gamma, sympy.loggamma, sympy.polygamma,
-        sympy.Min, sympy.Max, sympy.Heaviside, sympy.DiracDelta, sympy.Piecewise, ExprCondPair,
-        sympy.StrictLessThan, sympy.LessThan, sympy.StrictGreaterThan, sympy.GreaterThan, sympy.Equality,
-        sympy.Unequality, sympy.And, sympy.Or, sympy.Not, log1p, expm1, sigmoid, softplus, relu,
+        sympy.Add, sympy.Mul, sympy.Pow, *registry_heads(), sympy.Heaviside, sympy.DiracDelta, sympy.Piecewise,
+        ExprCondPair, sympy.StrictLessThan, sympy.LessThan, sympy.StrictGreaterThan, sympy.GreaterThan,
+        sympy.Equality, sympy.Unequality, sympy.And, sympy.Or, sympy.Not,
     )
 }
 _CONSTANTS: dict[str, sympy.Basic] = {"pi": sympy.pi, "E": sympy.E, "true": sympy.true, "false": sympy.false,

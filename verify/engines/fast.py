@@ -1,4 +1,4 @@
-"""SymEngine acceleration for derivation and reference evaluation, used where it gives SymPy's results.
+"""SymEngine acceleration for derivation, used where it gives SymPy's results.
 
 SymEngine (a C++ core) differentiates and compiles large expressions orders of magnitude
 faster than SymPy. It is used only for expressions built from the heads in `_HEADS`, whose
@@ -14,16 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import sympy
 
-__all__ = ["available", "jacobian_rows", "lambdify", "supported"]
+from verify.functions import symengine_heads
+
+__all__ = ["available", "jacobian_rows", "supported"]
 
 _HEADS: tuple[type, ...] = (
-    sympy.Add, sympy.Mul, sympy.Pow, sympy.Symbol, sympy.Number, sympy.NumberSymbol,
-    sympy.sin, sympy.cos, sympy.tan, sympy.asin, sympy.acos, sympy.atan,
-    sympy.sinh, sympy.cosh, sympy.tanh, sympy.asinh, sympy.atanh,
-    sympy.exp, sympy.log, sympy.erf, sympy.erfc,
+    sympy.Add, sympy.Mul, sympy.Pow, sympy.Symbol, sympy.Number, sympy.NumberSymbol, *symengine_heads(),
 )
 
 
@@ -50,9 +48,7 @@ class _UnsupportedError(Exception):
 
 
 _BACK: dict[str, Any] = {
-    "Add": sympy.Add, "Mul": sympy.Mul, "Pow": sympy.Pow,
-    **{name: getattr(sympy, name) for name in ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
-                                               "tanh", "asinh", "atanh", "log", "erf", "erfc")},
+    "Add": sympy.Add, "Mul": sympy.Mul, "Pow": sympy.Pow, **{head.__name__: head for head in symengine_heads()},
 }
 
 
@@ -117,18 +113,3 @@ def jacobian_rows(entries: Sequence[sympy.Expr], symbols: Sequence[sympy.Symbol]
                 row.append(sympy.diff(entry, symbol))
         rows.append(row)
     return rows
-
-
-def lambdify(entries: Sequence[sympy.Expr], symbols: Sequence[sympy.Symbol]) -> Any | None:
-    """A compiled evaluator of `entries` (points (B, n) -> (B, m)), or None when SymEngine does not apply."""
-    symengine = _symengine()
-    if symengine is None or not entries or not all(supported(e) for e in entries):
-        return None
-    se_symbols = [symengine.Symbol(s.name) for s in symbols]
-    compiled = symengine.Lambdify(se_symbols, [symengine.sympify(e) for e in entries], cse=True, real=True)
-
-    def evaluate(points: np.ndarray) -> np.ndarray:
-        out = np.asarray(compiled(points), dtype=np.float64)
-        return out.reshape(points.shape[0], len(entries))
-
-    return evaluate
