@@ -1,10 +1,12 @@
 """Deciding whether two arrays of exact expressions are equal, and saying what the verdict rests on.
 
 Cheaper evidence comes first. A difference that is nonzero at a sample point is a counterexample
-(exact for rational expressions, 50 digits otherwise). Then a proof is attempted within a time
-budget (`cancel` for rational expressions, `simplify` otherwise). Without a proof the verdict rests
-on exact evaluation at random rational points (for rational expressions a wrong "equal" has
-probability at most degree/1000 per point, by Schwartz-Zippel) or on 50-digit evaluation.
+(exact for rational expressions, certified by ball arithmetic otherwise: the difference's
+enclosure excludes 0). Then a proof is attempted within a time budget (`cancel` for rational
+expressions, `simplify` otherwise). Without a proof the verdict rests on exact evaluation at
+random rational points (for rational expressions a wrong "equal" has probability at most
+degree/1000 per point, by Schwartz-Zippel) or on certified evaluation (the difference's enclosure
+holds 0 and is below 2^-100 of the values).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sympy
@@ -20,7 +23,7 @@ from verify.budget import Budget, BudgetExceededError, Deadline, time_budget
 
 __all__ = ["Counterexample", "Verdict", "decide_at_points", "decide_equal"]
 
-_DIGITS = 50
+_CAP_BITS = 4096
 _DENOMINATOR = 1000  # sample points are exact 3-decimal numbers, readable in messages
 
 
@@ -66,24 +69,6 @@ def _sample_points(symbols: Sequence[sympy.Symbol], domains: Mapping[sympy.Symbo
     return points
 
 
-def _numeric(expr: sympy.Expr, point: Mapping[sympy.Symbol, sympy.Rational], exact: bool) -> sympy.Expr | None:
-    """`expr` at `point`: an exact Rational where that comes out, else a 50-digit Float; None if undefined."""
-    try:
-        value = expr.xreplace(dict(point))
-        if not (exact and value.is_Rational):
-            # constants such as log(4)/2 - log(2) do not cancel exactly: compare them at 50 digits
-            value = value.evalf(_DIGITS)
-        if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo) or not value.is_number:
-            return None
-        if not value.is_Rational and not isinstance(sympy.re(value), sympy.Float):
-            return None  # stays symbolic there (DiracDelta(0), say): undefined, not comparable
-        if value.is_real is False or (not value.is_Rational and abs(sympy.im(value)) > 0):
-            return None
-        return sympy.re(value) if not value.is_Rational else value
-    except (TypeError, ValueError, ZeroDivisionError, RecursionError):
-        return None
-
-
 def _show(value: sympy.Expr) -> str:
     if value.is_Rational and value.q == 1:
         return str(value)
@@ -118,6 +103,62 @@ def _prove_zero(difference: sympy.Expr, rational: bool, seconds: float) -> str |
     return None
 
 
+def _program(left: list[sympy.Expr], right: list[sympy.Expr], symbols: Sequence[sympy.Symbol]) -> Any:
+    """Both sides compiled once to certified (Arb) code over a shared DAG, or None where that fails."""
+    from verify.engines.certified import compile_arb
+    from verify.errors import EngineError
+
+    try:
+        return compile_arb(np.array([*left, *right], dtype=object), symbols)
+    except (EngineError, TypeError, ValueError, RecursionError):
+        return None
+
+
+def _compare_at(program: Any, count: int, point: Sequence[sympy.Rational]) -> list[tuple[Any, Any, str]] | None:
+    """Per entry (a, b, kind) at an exact point: kind is 'exact', 'certified', 'differ' or 'undefined'.
+
+    Rational entries are evaluated exactly (fmpq); others as Arb balls, with precision raised
+    until the difference is certified to exclude 0, or to be below 2^-100 of the values.
+    """
+    import flint
+
+    exact = program.exact([flint.fmpq(int(v.p), int(v.q)) for v in point])
+    if exact is not None:
+        return [(exact[i], exact[count + i], "exact") for i in range(count)]
+    out: list[tuple[Any, Any, str] | None] = [None] * count
+    bits = 128
+    while bits <= _CAP_BITS:
+        values, _ = program.balls([flint.fmpq(int(v.p), int(v.q)) for v in point], bits)
+        open_entries = 0
+        for i in range(count):
+            if out[i] is not None:
+                continue
+            a, b = values[i], values[count + i]
+            if not (a.is_finite() and b.is_finite()):
+                out[i] = (a, b, "undefined") if bits >= _CAP_BITS else None
+                open_entries += out[i] is None
+                continue
+            difference = a - b
+            if not difference.contains(0):
+                out[i] = (a, b, "differ")
+            elif float(difference.rad()) <= 2.0**-100 * (1 + float(abs(a).upper())):
+                out[i] = (a, b, "certified")
+            else:
+                open_entries += 1
+        if not open_entries:
+            break
+        bits *= 4
+    return [o if o is not None else (None, None, "undefined") for o in out]
+
+
+def _value_text(value: Any) -> str:
+    import flint
+
+    if isinstance(value, flint.fmpq):
+        return str(value) if value.q == 1 else f"{float(value):.10g}"
+    return f"{float(value.mid()):.10g}"
+
+
 def decide_equal(
     left: np.ndarray,
     right: np.ndarray,
@@ -127,48 +168,67 @@ def decide_equal(
     points: int = 8,
     seed: int = 0,
 ) -> Verdict:
-    """Whether `left` and `right` (same shape) are equal entry by entry, with the evidence."""
+    """Whether `left` and `right` (same shape) are equal entry by entry, with the evidence.
+
+    Evidence, cheapest first: identical expressions; exact rational evaluation (rational
+    entries) or certified ball arithmetic (others) at random rational points, on one shared
+    DAG of both sides; then a proof. `budget_s` bounds the whole decision, every entry together.
+    """
     rng = random.Random(seed)
     sample = _sample_points(symbols, domains, points * 3, rng)
     deadline = Deadline(budget_s)
     kinds: dict[str, int] = {}
-    for index in np.ndindex(*left.shape):
-        a, b = sympy.sympify(left[index]), sympy.sympify(right[index])
-        difference = a - b
-        if difference == 0:
-            kinds["identical"] = kinds.get("identical", 0) + 1
-            continue
-        rational = _is_rational(difference, symbols)
-        used = 0
-        for point in sample:
-            value_a, value_b = _numeric(a, point, rational), _numeric(b, point, rational)
-            if value_a is None or value_b is None:
+    indexes = [index for index in np.ndindex(*left.shape)]
+    pairs = [(sympy.sympify(left[i]), sympy.sympify(right[i])) for i in indexes]
+    open_entries = [k for k, (a, b) in enumerate(pairs) if a - b != 0]
+    kinds_identical = len(pairs) - len(open_entries)
+    if kinds_identical:
+        kinds["identical"] = kinds_identical
+    if not open_entries:
+        return Verdict(True, _evidence_text(kinds) or "no entries")
+    program = _program([pairs[k][0] for k in open_entries], [pairs[k][1] for k in open_entries], symbols)
+    count = len(open_entries)
+    used = [0] * count
+    rational = [True] * count
+    for point in sample:
+        if program is None or all(u >= points for u in used):
+            break
+        compared = _compare_at(program, count, [point[s] for s in symbols])
+        if compared is None:
+            break
+        for i, (a, b, kind) in enumerate(compared):
+            if kind == "undefined" or used[i] >= points:
                 continue
-            used += 1
-            gap = abs(value_a - value_b)
-            scale = 1 + abs(value_a) + abs(value_b)
-            both_exact = value_a.is_Rational and value_b.is_Rational
-            if (both_exact and gap != 0) or (not both_exact and gap > sympy.Float(10) ** (10 - _DIGITS) * scale):
-                labels = {str(s): _show(point[s]) for s in symbols if s in (a.free_symbols | b.free_symbols)}
-                if not labels:
-                    labels = {str(s): _show(point[s]) for s in symbols[:3]}
-                return Verdict(False, "exact counterexample" if both_exact else f"{_DIGITS}-digit counterexample",
-                               Counterexample(index, labels, str(a), str(b), _show(value_a), _show(value_b)))
-            if used >= points:
-                break
-        method = _prove_zero(difference, rational, deadline.left()) if not deadline.expired() else None
+            if kind == "differ" or (kind == "exact" and a != b):
+                k = open_entries[i]
+                left_expr, right_expr = pairs[k]
+                free = left_expr.free_symbols | right_expr.free_symbols
+                labels = {str(s): _show(point[s]) for s in symbols if s in free} or {
+                    str(s): _show(point[s]) for s in symbols[:3]}
+                return Verdict(False, "exact counterexample" if kind == "exact" else "certified counterexample",
+                               Counterexample(indexes[k], labels, str(left_expr), str(right_expr),
+                                              _value_text(a), _value_text(b)))
+            used[i] += 1
+            rational[i] = rational[i] and kind == "exact"
+    for i, k in enumerate(open_entries):
+        difference = pairs[k][0] - pairs[k][1]
+        method = (_prove_zero(difference, _is_rational(difference, symbols), deadline.left())
+                  if not deadline.expired() else None)
         if method:
             kind = f"proven ({method})"
-        elif used == 0:
+        elif used[i] == 0:
             kind = "undecided (no sample point where both are defined)"
-        elif rational:
-            kind = f"exact at {used} random rational points"
+        elif rational[i]:
+            kind = f"exact at {used[i]} random rational points"
         else:
-            kind = f"{_DIGITS} digits at {used} points"
+            kind = f"certified equal (100 bits) at {used[i]} points"
         kinds[kind] = kinds.get(kind, 0) + 1
     undecided = [k for k in kinds if k.startswith("undecided")]
-    evidence = "; ".join(f"{kind}: {count} entr{'y' if count == 1 else 'ies'}" for kind, count in kinds.items())
-    return Verdict(not undecided, evidence or "no entries")
+    return Verdict(not undecided, _evidence_text(kinds) or "no entries")
+
+
+def _evidence_text(kinds: Mapping[str, int]) -> str:
+    return "; ".join(f"{kind}: {count} entr{'y' if count == 1 else 'ies'}" for kind, count in kinds.items())
 
 
 def decide_at_points(
@@ -177,25 +237,25 @@ def decide_at_points(
     points: Sequence[Mapping[sympy.Symbol, sympy.Expr]],
 ) -> Verdict:
     """Whether `left` and `right` agree at each of the exact `points` (not as functions)."""
+    indexes = list(np.ndindex(*left.shape))
+    pairs = [(sympy.sympify(left[i]), sympy.sympify(right[i])) for i in indexes]
+    symbols = sorted({s for point in points for s in point}, key=str)
+    program = _program([a for a, _ in pairs], [b for _, b in pairs], symbols)
+    kinds: set[str] = set()
     for point in points:
         labels = {str(s): _show(v) for s, v in point.items()}
-        for index in np.ndindex(*left.shape):
-            a = sympy.sympify(left[index]).xreplace(dict(point))
-            b = sympy.sympify(right[index]).xreplace(dict(point))
-            difference = sympy.simplify(a - b)
-            if difference == 0:
-                continue
-            gap = abs(sympy.N(difference, _DIGITS))
-            if gap.is_number and gap <= sympy.Float(10) ** (10 - _DIGITS) * (1 + abs(sympy.N(a, _DIGITS))):
-                continue
-            return Verdict(False, "exact at the given point" if gap.is_Rational else f"{_DIGITS} digits at the given point",
-                           Counterexample(index, labels, str(left[index]), str(right[index]), _show_any(a), _show_any(b)))
+        values = [sympy.Rational(point[s]) for s in symbols]
+        compared = _compare_at(program, len(pairs), values) if program is not None else None
+        if compared is None:
+            return Verdict(False, "undecided (the certified evaluator cannot evaluate these expressions)")
+        for k, (a, b, kind) in enumerate(compared):
+            if kind == "differ" or (kind == "exact" and a != b):
+                return Verdict(False, "exact at the given point" if kind == "exact" else "certified at the given point",
+                               Counterexample(indexes[k], labels, str(left[indexes[k]]), str(right[indexes[k]]),
+                                              _value_text(a), _value_text(b)))
+            if kind == "undefined":
+                return Verdict(False, f"undecided: entry {list(indexes[k])} is undefined at {labels}")
+            kinds.add(kind)
     count = len(points)
-    return Verdict(True, f"equal at the {count} given point{'s' if count > 1 else ''} (exact)")
-
-
-def _show_any(value: sympy.Expr) -> str:
-    try:
-        return _show(sympy.nsimplify(value) if value.is_number else value)
-    except (TypeError, ValueError):
-        return str(value)
+    how = "exact" if kinds <= {"exact"} else "certified"
+    return Verdict(True, f"equal at the {count} given point{'s' if count > 1 else ''} ({how})")

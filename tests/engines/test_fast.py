@@ -66,10 +66,10 @@ def test_a_derivative_symengine_leaves_unevaluated_is_left_to_sympy() -> None:
     assert jacobian[0, 1] == sympy.diff(x * sympy.atan2(y, y), y)
 
 
-def test_the_symengine_reference_agrees_with_numpy() -> None:
+def test_the_certified_reference_agrees_with_numpy() -> None:
     entries = np.array([sympy.tanh(x * y) ** 3, sympy.asinh(y / x), sympy.exp(-x**2) * sympy.erf(z)], dtype=object)
     evaluator = compile_reference(entries, SYMBOLS)
-    assert evaluator.backend == "symengine"
+    assert evaluator.backend == "arb"
     points = np.random.default_rng(1).uniform(-2, 2, (50, 3))
     expected = np.stack([np.tanh(points[:, 0] * points[:, 1]) ** 3, np.arcsinh(points[:, 1] / points[:, 0]),
                          np.exp(-points[:, 0] ** 2) * np.vectorize(__import__("math").erf)(points[:, 2])], axis=1)
