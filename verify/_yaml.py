@@ -11,7 +11,7 @@ import yaml
 
 from verify.errors import CaseError, Location
 
-__all__ = ["Y", "load_documents"]
+__all__ = ["MAX_DEPTH", "Y", "load_documents", "looks_like_case"]
 
 # YAML 1.1 wants a dot in floats, so PyYAML reads `1e-6` as a string; YAML 1.2 does not.
 _FLOAT_12 = re.compile(
@@ -22,8 +22,23 @@ _FLOAT_12 = re.compile(
 )
 
 
+MAX_DEPTH = 64  # nested maps and lists; a case needs far fewer, and PyYAML's composer recurses per level
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 floats; object-building tags stay unsupported."""
+    """SafeLoader with YAML 1.2 floats and a nesting limit; object-building tags stay unsupported."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self._depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"the YAML nests deeper than {MAX_DEPTH} levels",
+                                              self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
 
 
 # YAML 1.2 core schema: only true/false are booleans (not yes/no/on/off), integers are decimal,
@@ -94,6 +109,8 @@ def _yaml_hint(problem: str, line_text: str) -> str:
         )
     if "found undefined alias" in problem or "found character '*'" in problem:
         return "an expression that starts with *, &, !, |, >, %, @ or a quote must be quoted"
+    if "nests deeper than" in problem:
+        return f"case files nest a few levels; at most {MAX_DEPTH} nested lists and maps are read"
     if "could not determine a constructor" in problem:
         return "YAML tags (!!python/..., !tag) are not allowed in case files; remove the tag"
     if line_text.lstrip().startswith(("*", "&", "!", "%", "@")):
@@ -114,9 +131,17 @@ def _block_start(file: str, node: yaml.Node, lines: list[str]) -> Location:
     return node_location(file, node)
 
 
-def _to_y(file: str, node: yaml.Node, loader: _Loader, budget: list[int], lines: list[str]) -> Y:
+def _to_y(file: str, node: yaml.Node, loader: _Loader, budget: list[int], lines: list[str],
+          active: tuple[int, ...] = ()) -> Y:
     budget[0] -= 1
     where = node_location(file, node)
+    if id(node) in active:
+        raise CaseError(where, "a recursive YAML alias: this value contains itself",
+                        "remove the alias (*name) that points back into its own anchor (&name)")
+    if len(active) >= MAX_DEPTH:
+        raise CaseError(where, f"the document nests deeper than {MAX_DEPTH} levels once its aliases are expanded",
+                        "case files nest a few levels; remove the aliases (*name) that repeat nested parts")
+    active = (*active, id(node))
     plain_tag = _PLAIN_TAGS.get(type(node))
     if plain_tag is not None and node.tag != plain_tag:
         raise CaseError(where, f"YAML tag {node.tag!r} is not allowed",
@@ -139,10 +164,10 @@ def _to_y(file: str, node: yaml.Node, loader: _Loader, budget: list[int], lines:
                                 "give each key once; YAML would silently keep only the last")
             first_line[key] = key_where.line
             keys[key] = key_where
-            items[key] = _to_y(file, value_node, loader, budget, lines)
+            items[key] = _to_y(file, value_node, loader, budget, lines, active)
         return Y(items, where, keys=keys)
     if isinstance(node, yaml.SequenceNode):
-        return Y([_to_y(file, item, loader, budget, lines) for item in node.value], where)
+        return Y([_to_y(file, item, loader, budget, lines, active) for item in node.value], where)
     try:
         value = loader.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as exc:
@@ -206,10 +231,48 @@ def load_documents(file: str, text: str) -> list[Y | CaseError]:
         except yaml.YAMLError as exc:  # reader errors (bad characters) carry no mark
             documents.append(CaseError(Location(file, 1), f"invalid YAML: {exc}", "save the file as UTF-8 text"))
             break
+        except RecursionError:  # a limit like any other; MAX_DEPTH should have caught it first
+            documents.append(CaseError(Location(file, 1), "the YAML nests too deeply to be read",
+                                       f"case files nest a few levels; at most {MAX_DEPTH} are read"))
+            break
         if node is None or _is_empty(node):
             continue
         try:
             documents.append(_to_y(file, node, loader, [_MAX_NODES], lines))
         except CaseError as exc:
             documents.append(exc)
+        except RecursionError:
+            documents.append(CaseError(node_location(file, node), "the document nests too deeply to be read",
+                                       f"case files nest a few levels; at most {MAX_DEPTH} are read"))
     return documents
+
+
+_TOP_KEY = {key: re.compile(rf"^{key}\s*:", re.MULTILINE) for key in ("variables", "functions")}
+_COMPOSE_LIMIT = 1 << 20  # characters: larger files are judged by their text alone
+
+
+def _case_like(node: yaml.Node | None) -> bool:
+    if not isinstance(node, yaml.MappingNode):
+        return False
+    keys = {key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
+    return {"variables", "functions"} <= keys
+
+
+def looks_like_case(text: str) -> bool:
+    """Whether `text` holds a case: a YAML document that is a map with the keys `variables` and `functions`.
+
+    Cheap and inert: a text with neither word is not a case; otherwise the YAML is composed into
+    nodes only (no tag runs, no alias expands, nesting limited). A file over 1 MiB must have both
+    keys at the start of a line; one whose YAML does not parse, one of them (a broken case file
+    is reported, not skipped). Directory discovery (the CLI and the pytest plugin) uses this;
+    files named explicitly are always loaded.
+    """
+    if "variables" not in text and "functions" not in text:
+        return False
+    by_text = [pattern.search(text) is not None for pattern in _TOP_KEY.values()]
+    if len(text) > _COMPOSE_LIMIT:
+        return all(by_text)
+    try:
+        return any(_case_like(node) for node in yaml.compose_all(text, Loader=_Loader))
+    except (yaml.YAMLError, RecursionError, ValueError):  # broken YAML: load_file will report the error
+        return any(by_text)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Union
 
-from verify._yaml import Y, load_documents
+from verify._yaml import Y, load_documents, looks_like_case
 from verify.errors import CaseError, Location
 from verify.source import Source
 from verify.vocabulary import CHECK_KINDS, DEVICES, DTYPES, MODES, RESERVED
@@ -26,12 +26,15 @@ __all__ = [
     "MODES",
     "Case",
     "CheckSpec",
+    "Discovered",
     "FunctionSpec",
     "LoadFailure",
     "PointsSpec",
     "Tolerance",
     "VariableSpec",
     "discover",
+    "find_cases",
+    "is_case_file",
     "load_file",
 ]
 
@@ -500,6 +503,9 @@ def load_file(path: str | Path, display: str | None = None) -> list[Case | LoadF
         documents = load_documents(file, text)
     except CaseError as exc:
         return [LoadFailure(file, stem, exc)]
+    except RecursionError:  # a limit like any other, never a traceback
+        return [LoadFailure(file, stem, CaseError(Location(file, 1), "the file nests too deeply to be read",
+                                                  "case files nest a few levels"))]
     if not documents:
         return [LoadFailure(file, stem, CaseError(Location(file, 1), "the file holds no case",
                                                   "write a case: variables, functions, checks"))]
@@ -526,28 +532,63 @@ def load_file(path: str | Path, display: str | None = None) -> list[Case | LoadF
     return out
 
 
-def discover(paths: list[str]) -> tuple[list[Path], list[str]]:
-    """The case files under `paths` (sorted, hidden skipped) and the paths that do not exist."""
-    files: list[Path] = []
-    missing: list[str] = []
+@dataclass
+class Discovered:
+    """What `find_cases` found: case files in order, paths that do not exist, YAML files that are not cases."""
+
+    files: list[Path] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+
+
+def is_case_file(path: str | Path) -> bool:
+    """Whether the YAML file at `path` looks like a case file (see `verify._yaml.looks_like_case`); reads, never runs."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return looks_like_case(text)
+
+
+def find_cases(paths: list[str]) -> Discovered:
+    """The case files under `paths`: files named are taken as they are; folders are searched recursively
+    for *.yaml and *.yml (sorted, hidden files and folders skipped), keeping the files that look like
+    cases (`is_case_file`) and listing the others as skipped."""
+    out = Discovered()
+    seen: set[Path] = set()
+
+    def take(file: Path) -> None:
+        if file not in seen:
+            seen.add(file)
+            out.files.append(file)
+
     for raw in paths:
         path = Path(raw)
         if path.is_file():
-            files.append(path)
+            take(path)
         elif path.is_dir():
-            found = [
+            found = sorted(
                 p for p in path.rglob("*")
                 if p.suffix in (".yaml", ".yml") and p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            ]
-            files.extend(sorted(found))
+            )
+            for file in found:
+                if file in seen:
+                    continue
+                if is_case_file(file):
+                    take(file)
+                elif file not in out.skipped:
+                    out.skipped.append(file)
         else:
-            missing.append(raw)
-    unique: list[Path] = []
-    for f in files:
-        if f not in unique:
-            unique.append(f)
-    return unique, missing
+            out.missing.append(raw)
+    out.skipped = [f for f in out.skipped if f not in seen]
+    return out
+
+
+def discover(paths: list[str]) -> tuple[list[Path], list[str]]:
+    """The case files under `paths` and the paths that do not exist (`find_cases` without the skipped files)."""
+    found = find_cases(paths)
+    return found.files, found.missing
 
 
 def is_composition(function: FunctionSpec, declared_above: set[str]) -> bool:
