@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from verify.report import summary_line
+from verify.report import capped, summary_line
 
 if TYPE_CHECKING:
     from verify.results import Result
@@ -130,6 +130,7 @@ def _figure(figure: Path | None) -> list[str]:
 
 def render_html(results: Sequence[Result], seconds: float | None = None, figure: Path | None = None) -> str:
     """The page for `results`; `figure`, a PNG, is embedded when the file exists."""
+    results = [capped(r) for r in results]  # descriptions and messages cut as in the other reports
     by_case: dict[str, list[Result]] = {}
     for r in results:
         by_case.setdefault(r.case_id, []).append(r)

@@ -1,35 +1,100 @@
-"""Results -> pandas DataFrame -> report.csv, report.json (records) and report.md (and report.html)."""
+"""Results -> pandas DataFrame -> report.csv, report.json (records) and report.md (and report.html).
+
+Text from case files is made safe for each format here (docs/case-format.md, section 13):
+descriptions are capped at `DESCRIPTION_CHARS` and messages at `MESSAGE_CHARS` characters per
+record; report.csv prefixes text cells that a spreadsheet would run as a formula with `'`;
+report.md escapes Markdown and HTML; report.json keeps every float exactly and writes
+infinities as the strings "inf" and "-inf", with null only for "not applicable".
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from verify.results import STATUSES, Result
+from verify.results import NOT_OK, STATUSES, Result
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["COLUMNS", "find_figure", "summary_line", "to_frame", "to_records", "write_reports"]
+__all__ = ["COLUMNS", "DESCRIPTION_CHARS", "MESSAGE_CHARS", "capped", "csv_cell", "find_figure", "json_value",
+           "markdown_summary", "markdown_text", "summary_line", "to_frame", "to_records", "write_reports"]
 
 COLUMNS = tuple(f.name for f in dataclasses.fields(Result))
+TEXT_COLUMNS = tuple(f.name for f in dataclasses.fields(Result) if f.type in ("str", str))
+DESCRIPTION_CHARS = 1_000
+"""A record's `description` holds at most this many characters of the case's, then a note."""
+MESSAGE_CHARS = 4_000
+"""A record's `message` holds at most this many characters, then a note."""
+ERROR_FIELDS = ("max_abs_err", "max_rel_err")
+WORST_FIRST = ("error", "fail", "xpass", "xfail", "skip")
+
+
+def _cap(text: str, limit: int, what: str) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{what} cut at {limit:,} of {len(text):,} characters]"
+
+
+def capped(r: Result) -> Result:
+    """`r` with its description and message cut to `DESCRIPTION_CHARS` and `MESSAGE_CHARS`, with a note."""
+    description = _cap(r.description, DESCRIPTION_CHARS, "description")
+    message = _cap(r.message, MESSAGE_CHARS, "message")
+    if description is r.description and message is r.message:
+        return r
+    return dataclasses.replace(r, description=description, message=message)
 
 
 def to_frame(results: Sequence[Result]) -> pd.DataFrame:
-    """One row per result, with the columns of the report contract, in a stable order."""
+    """One row per result (capped), with the columns of the report contract, in a stable order."""
     import pandas as pd
 
-    return pd.DataFrame([dataclasses.asdict(r) for r in results], columns=list(COLUMNS))
+    return pd.DataFrame([dataclasses.asdict(capped(r)) for r in results], columns=list(COLUMNS))
+
+
+def json_value(name: str, value: object, record: Result) -> object:
+    """How report.json writes one field: floats exactly; +-inf as "inf"/"-inf"; NaN as null (not applicable).
+
+    Result holds NaN where a field does not apply (a symbolic record has no max_abs_err, a
+    record without a numeric comparison no rtol). The only other NaN would be a measured error
+    of a record that compared points; it is written "nan" (verify reports a non-finite error as
+    inf, so this does not occur in practice).
+    """
+    if not isinstance(value, float):
+        return value
+    if math.isnan(value):
+        return "nan" if name in ERROR_FIELDS and record.points > 0 else None
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
 
 
 def to_records(results: Sequence[Result]) -> list[dict[str, object]]:
-    """The records of report.json: one JSON-ready dict per result (NaN becomes None)."""
-    return json.loads(to_frame(results).to_json(orient="records"))  # type: ignore[no-any-return]
+    """The records of report.json: one JSON-ready dict per (capped) result, see `json_value`."""
+    out = []
+    for result in results:
+        r = capped(result)
+        out.append({name: json_value(name, getattr(r, name), r) for name in COLUMNS})
+    return out
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    """A text cell of report.csv: one that a spreadsheet would read as a formula gets a leading `'`.
+
+    Cells starting with `=`, `+`, `-`, `@`, a tab or a carriage return are prefixed (OWASP's
+    rule); a lone `-` (verify's "not applicable") is left as it is.
+    """
+    return "'" + value if value.startswith(_FORMULA_START) and value != "-" else value
 
 
 def find_figure(directory: str | Path) -> Path | None:
@@ -52,33 +117,69 @@ def summary_line(results: Sequence[Result], seconds: float | None = None) -> str
     return ", ".join(parts) + tail
 
 
+# In a table cell or after a list marker only inline syntax matters: emphasis, code spans,
+# links and images, strikethrough, math and the cell separator; HTML is escaped as HTML, so
+# no raw tag or entity passes.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]~|$])")
+
+
+def markdown_text(value: object) -> str:
+    """Text from a case file as inert Markdown: on one line, HTML escaped, punctuation backslash-escaped."""
+    text = " ".join(str(value).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def _markdown_cell(value: object) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.3g}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return markdown_text(value)
+
+
+def _worst(rows: Sequence[Result]) -> str:
+    return next((s for s in WORST_FIRST if any(r.status == s for r in rows)), "pass")
+
+
+def markdown_summary(results: Sequence[Result], seconds: float | None = None, limit: int | None = None) -> str:
+    """The summary line and the table of cases (worst status each), as Markdown.
+
+    With `limit` (characters), cases past it are left out with a note saying how many.
+    """
+    lines = [f"**{summary_line(results, seconds)}**", ""]
+    by_case: dict[str, list[Result]] = {}
+    for r in results:
+        by_case.setdefault(r.case_id, []).append(capped(r))
+    lines += ["| case | description | results | status |", "|---|---|---|---|"]
+    size = sum(len(line) + 1 for line in lines)
+    for shown, (case_id, rows) in enumerate(by_case.items()):
+        line = f"| {_markdown_cell(case_id)} | {_markdown_cell(rows[0].description)} | {len(rows)} | {_worst(rows)} |"
+        if limit is not None and size + len(line) + 200 > limit:
+            lines += ["", f"... and {len(by_case) - shown} more case(s): see report.md"]
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return "\n".join(lines) + "\n"
+
+
+RESULT_COLUMNS = ("check", "function", "dtype", "device", "mode", "status", "points", "excluded",
+                  "max_abs_err", "max_rel_err", "symbolic_s", "reference_s", "autograd_s")
+"""The columns of report.md's table of all records, after the case."""
 
 
 def _markdown(results: Sequence[Result], seconds: float | None) -> str:
-    lines = ["# verify report", "", f"**{summary_line(results, seconds)}**", ""]
-    by_case: dict[str, list[Result]] = {}
-    for r in results:
-        by_case.setdefault(r.case_id, []).append(r)
-    lines += ["| case | description | results | status |", "|---|---|---|---|"]
-    for case_id, rows in by_case.items():
-        worst = next((s for s in ("error", "fail", "xpass", "xfail", "skip") if any(r.status == s for r in rows)), "pass")
-        lines.append(f"| {_markdown_cell(case_id)} | {_markdown_cell(rows[0].description)} | {len(rows)} | {worst} |")
-    shown = ("check", "function", "dtype", "device", "mode", "status", "points", "excluded",
-             "max_abs_err", "max_rel_err", "symbolic_s", "reference_s", "autograd_s")
+    results = [capped(r) for r in results]
+    lines = ["# verify report", "", markdown_summary(results, seconds).rstrip("\n")]
+    shown = RESULT_COLUMNS
     lines += ["", "## Results", "", "| case | " + " | ".join(shown) + " |", "|---" * (len(shown) + 1) + "|"]
     for r in results:
         cells = [_markdown_cell(getattr(r, c)) for c in shown]
         lines.append(f"| {_markdown_cell(r.case_id)} | " + " | ".join(cells) + " |")
-    problems = [r for r in results if r.status in ("fail", "error", "xpass")]
+    problems = [r for r in results if r.status in NOT_OK]
     if problems:
         lines += ["", "## Failures and errors", ""]
         for r in problems:
-            lines.append(f"- **{r.status}** `{r.file}:{r.line}` {r.case} {r.check} {r.function} "
-                         f"[{r.mode}, {r.dtype}, {r.device}]: {_markdown_cell(r.message)}")
+            where = markdown_text(f"{r.file}:{r.line}")
+            what = markdown_text(f"{r.case} {r.check} {r.function} [{r.mode}, {r.dtype}, {r.device}]")
+            lines.append(f"- **{r.status}** {where} {what}: {markdown_text(r.message)}")
     return "\n".join(lines) + "\n"
 
 
@@ -92,9 +193,10 @@ def write_reports(results: Sequence[Result], directory: str | Path, seconds: flo
     out.mkdir(parents=True, exist_ok=True)
     frame = to_frame(results)
     csv_path, json_path, md_path = out / "report.csv", out / "report.json", out / "report.md"
-    frame.to_csv(csv_path, index=False)
-    records = json.loads(frame.to_json(orient="records"))
-    json_path.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+    for column in TEXT_COLUMNS:
+        frame[column] = frame[column].map(csv_cell)
+    frame.to_csv(csv_path, index=False, lineterminator="\r\n")  # RFC 4180; a CR or LF in a cell is then quoted
+    json_path.write_text(json.dumps(to_records(results), indent=1, allow_nan=False) + "\n", encoding="utf-8")
     md_path.write_text(_markdown(results, seconds), encoding="utf-8")
     written = [csv_path, json_path, md_path]
     if html:

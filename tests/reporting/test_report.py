@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from verify.case import load_file
-from verify.report import summary_line, to_frame, write_reports
+from verify.report import markdown_text, summary_line, to_frame, write_reports
 from verify.run import Result, exit_code, run_case
 
 # The fields CASE_FORMAT.md section 7 requires of every record.
@@ -107,7 +107,7 @@ def test_markdown_has_the_summary_and_each_case(tmp_path: Path, good_results: li
     write_reports(good_results, tmp_path, seconds=2.0)
     text = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert summary_line(good_results, 2.0) in text
-    assert good_results[0].case_id in text
+    assert markdown_text(good_results[0].case_id) in text  # escaped as all case text is
 
 
 def test_to_frame_columns_include_the_contract_in_a_stable_order(good_results: list[Result]) -> None:
@@ -155,7 +155,7 @@ def test_failed_results_carry_their_message_into_json_and_markdown(tmp_path: Pat
     failed = [r for r in records if r["status"] == "fail"]
     assert failed and all(r["message"] for r in failed)
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "fail" in md and failed[0]["message"].split(":")[0] in md
+    assert "fail" in md and markdown_text(failed[0]["message"]) in md
 
 
 # -- summary line ---------------------------------------------------------------------------------
