@@ -15,6 +15,17 @@ REPO = Path(__file__).resolve().parent.parent
 collect_ignore_glob = ["bad_cases/*"]
 
 
+@pytest.fixture(autouse=True)
+def hermetic_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test has its own derivation cache, never the user's ~/.cache/verify (a stale verdict there
+    could hide a regression): VERIFY_CACHE_DIR and XDG_CACHE_HOME point into the test's tmp_path, for
+    verify in this process and in any subprocess the test starts."""
+    cache = tmp_path / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("VERIFY_CACHE_DIR", str(cache / "verify"))
+    return cache / "verify"
+
+
 @pytest.fixture
 def write_case(tmp_path: Path) -> Callable[..., Path]:
     """Writes dedented YAML text to a file under tmp_path and returns its path."""

@@ -301,25 +301,30 @@ def test_hessian_matches_reference(make_model, dtype: str, mode: str) -> None:
 
 
 def test_hessian_forward_over_reverse_is_forward_over_reverse(make_model, monkeypatch) -> None:
-    """Mode fwd of a Hessian runs jacfwd over jacrev (the contract's forward-over-reverse)."""
+    """Mode fwd of a Hessian runs jacfwd over jacrev (the contract's forward-over-reverse), in that nesting."""
     model = make_model("""
         variables: [x, y]
         functions:
           f: x**2 * y
     """)
-    calls: list[str] = []
+    calls: list[tuple[str, Any, Any]] = []  # (transform, the function it was given, the function it returned)
     for name in ("jacfwd", "jacrev"):
         original = getattr(torch.func, name)
 
-        def spy(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
-            calls.append(_name)
-            return _original(*args, **kwargs)
+        def spy(fn: Any, *args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            result = _original(fn, *args, **kwargs)
+            calls.append((_name, fn, result))
+            return result
 
         monkeypatch.setattr(torch.func, name, spy)
     points = np.array([[1.0, 2.0], [0.5, -1.0]])
     got = values(TorchEngine(model).evaluate("hessian", model.functions["f"], points, "float64", "cpu", "fwd"))
     np.testing.assert_allclose(got.reshape(2, 2, 2), [[[4.0, 2.0], [2.0, 0.0]], [[-2.0, 1.0], [1.0, 0.0]]])
-    assert sorted(calls) == ["jacfwd", "jacrev"]
+    # order-sensitive: jacrev first (the inner transform), then jacfwd applied to what jacrev returned;
+    # jacrev(jacfwd(f)) computes the same numbers, so only the structure tells them apart
+    assert [name for name, _, _ in calls] == ["jacrev", "jacfwd"], calls
+    (_, _, inner), (_, outer_argument, _) = calls
+    assert outer_argument is inner, "jacfwd must be applied to the function jacrev returned"
 
 
 # -- devices and errors -------------------------------------------------------------------------
