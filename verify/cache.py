@@ -1,8 +1,16 @@
 """A disk cache of derivations and proof verdicts, keyed by the case file's content.
 
-Entries are JSON, and expressions are stored as trees of whitelisted SymPy heads, so reading a
-cache file never runs code (no pickle): a planted cache file can at worst give a wrong entry
-that the comparison with torch then reports.
+What the cache trusts, and what it does not:
+- Entries are JSON, and expressions are stored as trees of whitelisted SymPy heads, so reading
+  a cache file never runs code (no pickle).
+- Every entry carries the sha256 of its key, the case's content key and its payload. An entry
+  whose checksum, key or format does not match (a truncated file, a hand edit) is ignored and
+  recomputed, with a CacheWarning. The checksum is not a signature: someone who can write the
+  cache directory can forge entries, so never share a cache directory with untrusted writers
+  (CI caches restored from pull requests included); use --no-cache there.
+- Forged entries are still caught where it matters: verdicts are typed (a string "false" is
+  not a boolean), and the runner spot-checks every cached derivative against central
+  differences of the function in ball arithmetic before using it (verify.engines.certified).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from verify.functions import registry_heads
 
 __all__ = ["DerivationCache", "default_cache_dir", "from_tree", "to_tree"]
 
-_FORMAT = 1
+_FORMAT = 2
 
 _HEADS: dict[str, type] = {
     cls.__name__: cls
@@ -38,6 +46,15 @@ _CONSTANTS: dict[str, sympy.Basic] = {"pi": sympy.pi, "E": sympy.E, "true": symp
 
 class CacheFormatError(ValueError):
     """A cache entry that does not decode: it is ignored and recomputed."""
+
+
+class CacheWarning(UserWarning):
+    """A cache entry failed validation (checksum, format or spot check): it was ignored and recomputed."""
+
+
+def _checksum(key: str, content_key: str, payload: Any) -> str:
+    text = json.dumps({"key": key, "content": content_key, "payload": payload}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def to_tree(expr: sympy.Basic) -> Any:
@@ -135,19 +152,25 @@ class DerivationCache:
 
     def load_json(self, key: str) -> Any:
         data = self._read(key)
-        return None if data is None else data.get("value")
+        return None if data is None or not isinstance(data, dict) else data.get("value")
 
     def store_json(self, key: str, value: Any) -> None:
         self._write(key, {"value": value})
 
     def _read(self, key: str) -> Any:
+        """The payload stored under `key`, or None; an entry that fails validation warns and gives None."""
         path = self._path(key)
         if path is None or not path.is_file():
             return None
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            data = None
+        problem = _invalid(data, key, self.content_key)
+        if problem:
+            warn(f"{path}: {problem}")
             return None
+        return data["payload"]
 
     def _write(self, key: str, data: Any) -> None:
         path = self._path(key)
@@ -156,7 +179,29 @@ class DerivationCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+            entry = {"format": _FORMAT, "key": key, "content": self.content_key, "payload": data,
+                     "sha256": _checksum(key, self.content_key, data)}
+            temporary.write_text(json.dumps(entry, separators=(",", ":")), encoding="utf-8")
             temporary.replace(path)  # atomic: parallel runs never read half a file
         except OSError:
             return  # a read-only or full disk costs speed, not correctness
+
+
+def _invalid(data: Any, key: str, content_key: str) -> str:
+    """Why a stored entry cannot be used ('' when it can)."""
+    if not isinstance(data, dict):
+        return "not a cache entry (unreadable JSON)"
+    if data.get("format") != _FORMAT:
+        return f"cache format {data.get('format')!r}, expected {_FORMAT}"
+    if data.get("key") != key or data.get("content") != content_key:
+        return "the entry belongs to another key or case"
+    if "payload" not in data or data.get("sha256") != _checksum(key, content_key, data["payload"]):
+        return "checksum mismatch (the entry was edited or truncated)"
+    return ""
+
+
+def warn(message: str) -> None:
+    """A CacheWarning: the entry is ignored and recomputed."""
+    import warnings
+
+    warnings.warn(f"{message}: ignored and recomputed", CacheWarning, stacklevel=3)

@@ -36,6 +36,15 @@ def comparable(row: Result) -> dict[str, Any]:
     return out
 
 
+CACHE_NOTE = "derivation read from the cache (checksum and spot check passed)"
+
+
+def uncached(row: dict[str, Any]) -> dict[str, Any]:
+    """A comparable row as a run without the cache writes it: the notes that say what was read back removed."""
+    evidence = row["evidence"].removesuffix(" (cached)").removesuffix(" (cached; evidence at the points re-checked)")
+    return {**row, "evidence": "; ".join(n for n in evidence.split("; ") if n != CACHE_NOTE)}
+
+
 # -- sentinels -----------------------------------------------------------------------------------
 
 def _find_bindings(target: object) -> list[tuple[object, str]]:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from verify.run import RunOptions
 
 from .strategies import GeneratedCase, GeneratedChain, case_files, chain_cases
-from .support import TIMING_FIELDS, comparable
+from .support import TIMING_FIELDS, comparable, uncached
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,11 +36,6 @@ def test_running_a_case_twice_gives_the_same_rows(generated: GeneratedCase | Gen
     _, first = run_generated(generated.yaml)
     _, second = run_generated(generated.yaml)
     assert [comparable(r) for r in first] == [comparable(r) for r in second]
-
-
-def _uncached(row: dict) -> dict:
-    """A row as it would read without the cache: verdicts read back say '(cached)' after their evidence."""
-    return {**row, "evidence": row["evidence"].removesuffix(" (cached)")}
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -59,7 +54,7 @@ def test_a_run_from_the_cache_gives_the_same_rows(generated: GeneratedCase | Gen
     assert any(cache.rglob("*")), "the cache was not written"
     expected = [comparable(r) for r in fresh]
     assert [comparable(r) for r in filling] == expected
-    assert [_uncached(comparable(r)) for r in reading] == expected
+    assert [uncached(comparable(r)) for r in reading] == expected
 
 
 def _report(directory: Path, cases: Path, hash_seed: str) -> list[dict]:

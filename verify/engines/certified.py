@@ -74,10 +74,11 @@ def _precision(bits: int) -> Iterator[None]:
 class _State:
     """Per-point flags set by branch helpers: a kink or `where` boundary met exactly."""
 
-    __slots__ = ("boundary",)
+    __slots__ = ("boundary", "exact_nan")
 
     def __init__(self) -> None:
         self.boundary = ""
+        self.exact_nan = False  # an operation on exact arguments had no value: undefined at any precision
 
 
 def _union(a: Any, b: Any) -> Any:
@@ -246,12 +247,12 @@ class _Emitter:
         if isinstance(node, sympy.Pow):
             exponent = node.args[1]
             if exponent.is_Integer:
-                return f"_powi({args[0]}, {int(exponent)})"
+                return f"_powi(S, {args[0]}, {int(exponent)})"
             if exponent == sympy.S.Half:
-                return f"_sqrt({args[0]})"
+                return f"_sqrt(S, {args[0]})"
             if exponent == -sympy.S.Half:
-                return f"_rsqrt({args[0]})"
-            return f"_pow({args[0]}, {args[1]})"
+                return f"_rsqrt(S, {args[0]})"
+            return f"_pow(S, {args[0]}, {args[1]})"
         relation = _RELATIONS.get(type(node))
         if relation is not None:
             return f"_cmp(S, {relation!r}, {args[0]}, {args[1]})"
@@ -270,7 +271,7 @@ class _Emitter:
         head = self.heads.get(type(node)) or self.heads.get(node.func)  # type: ignore[call-overload]
         if head is None:
             raise EngineError(f"the certified reference cannot evaluate {type(node).__name__} (in {node})")
-        return f"{head}({', '.join(args)})"
+        return f"{head}(S, {', '.join(args)})"
 
 
 def _children(node: sympy.Basic) -> tuple[sympy.Basic, ...]:
@@ -308,21 +309,35 @@ def _fmpq_constant(value: sympy.Basic) -> Any:
     raise TypeError(f"{value} is not rational")
 
 
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` over balls, noting in the state when exact arguments give no value (outside the domain, a pole)."""
+    arb = _flint().arb
+
+    def call(state: _State, *args: Any) -> Any:
+        result = fn(*args)
+        if type(result) is arb and not result.is_finite() and all(type(a) is not arb or a.is_exact() for a in args):
+            state.exact_nan = True
+        return result
+
+    return call
+
+
 def _arb_namespace() -> dict[str, Any]:
     from verify.functions import arb_table
 
     arb = _flint().arb
-
-    def powi(x: Any, n: int) -> Any:
-        return x**n  # arb: nan for 0 ** -n; fmpq (exact evaluation): ZeroDivisionError
 
     def power(x: Any, y: Any) -> Any:
         if x.is_zero() and y > 0:
             return arb(0)
         return x**y  # nan for a negative base unless y is an exact integer, as for real powers
 
-    return {"_powi": powi, "_sqrt": lambda x: x.sqrt(), "_rsqrt": lambda x: x.rsqrt(), "_pow": power,
-            **{name: fn for name, (_, fn) in arb_table().items()}}
+    return {
+        # arb: nan for 0 ** -n; fmpq (exact evaluation): ZeroDivisionError
+        "_powi": _guarded(lambda x, n: x**n), "_sqrt": _guarded(lambda x: x.sqrt()),
+        "_rsqrt": _guarded(lambda x: x.rsqrt()), "_pow": _guarded(power),
+        **{name: _guarded(fn) for name, (_, fn) in arb_table().items()},
+    }
 
 
 @dataclass(frozen=True)
@@ -424,7 +439,7 @@ class ArbProgram:
         mantissa = _MANTISSA.get(dtype, 53)
         bits = start_bits or max(64, 2 * mantissa + 16)
         mids = np.full((batch, entries), np.nan)
-        rads = np.full((batch, entries), np.inf)
+        accuracy = np.full((batch, entries), -np.inf)
         status = np.full(batch, NOT_CERTIFIED, dtype=np.int8)
         boundary = [""] * batch
         pending = np.arange(batch)
@@ -439,13 +454,15 @@ class ArbProgram:
                     for index in pending:
                         state = _State()
                         balls = self._program(constants, state, *(arb(float(v)) for v in points[index]))
-                        outcome = self._judge(balls, mids[index], rads[index], mantissa, rtol, atol,
+                        outcome = self._judge(balls, mids[index], accuracy[index], mantissa, rtol, atol,
                                               bool(state.boundary))
                         boundary[index] = state.boundary
                         if outcome == "ok":
                             status[index] = DEFINED
                         elif state.boundary:  # exact: more precision cannot narrow a union of differing sides
                             status[index] = BOUNDARY
+                        elif outcome == "nan" and state.exact_nan:
+                            status[index] = UNDEFINED  # undefined at the exact point: no precision helps
                         else:
                             status[index] = UNDEFINED if outcome == "nan" else NOT_CERTIFIED
                             still.append(int(index))
@@ -454,37 +471,43 @@ class ArbProgram:
                 pending = np.asarray(still, dtype=int)
                 bits = min(CAP_BITS, bits * 4)
         rounded = _round(mids, dtype)
-        with np.errstate(all="ignore"):
-            entry_bits = np.where(rads == 0, np.inf, np.log2(np.abs(mids) / rads))
-        entry_bits = np.where(np.isnan(entry_bits), 0.0, entry_bits)
-        point_bits = entry_bits.min(axis=1) if entries else np.full(batch, np.inf)
+        point_bits = accuracy.min(axis=1) if entries else np.full(batch, np.inf)
         rounded[status != DEFINED] = np.nan
         return Certified(rounded.reshape((batch, *self.shape)), status, point_bits, tuple(boundary), used)
 
-    def _judge(self, values: Sequence[Any], mids: np.ndarray, rads: np.ndarray, mantissa: int, rtol: float,
+    def _judge(self, balls: Sequence[Any], mids: np.ndarray, bits: np.ndarray, mantissa: int, rtol: float,
                atol: float, boundary: bool) -> str:
-        """Records the midpoints and radii of `values`: 'ok' when all are certified, else 'nan' or 'wide'.
+        """Records the midpoints and certified bits of `balls`: 'ok' when all are certified, else 'nan' or 'wide'.
 
-        Guards (the function's value, and gradient for Hessians) need only be defined, and on a
-        branch boundary narrow: a wide guard there is a jump of the function (or its gradient).
+        Certified means a relative radius below 2^-(mantissa + 2) (the rounding to the dtype is
+        then right to within one unit in the last place), or a radius below 1e-3 of the
+        tolerance. Guards (the function's value, and gradient for Hessians) need only be
+        defined, and on a branch boundary narrow: a wide guard there is a jump.
         """
+        entries = balls[: self.n_entries]
+        count = len(entries)  # bulk conversions: per-entry Python work dominates the reference's time
+        mids[:] = np.fromiter((float(b) for b in entries), dtype=np.float64, count=count)
+        accuracy = np.fromiter((b.rel_accuracy_bits() for b in entries), dtype=np.float64, count=count)
+        accuracy[accuracy >= 2.0**62] = np.inf  # exact
+        bits[:] = accuracy
         outcome = "ok"
-        for j, ball in enumerate(values):
+        suspicious = ~np.isfinite(mids) | (accuracy < mantissa + 2)
+        for j in np.flatnonzero(suspicious):
+            ball = entries[int(j)]
             if not ball.is_finite():
-                if j < self.n_entries:
-                    mids[j], rads[j] = np.nan, np.inf
+                mids[j], bits[j] = np.nan, -np.inf
                 outcome = "nan"
                 continue
-            if j >= self.n_entries:
-                if boundary and outcome == "ok" and not _narrow(ball, mantissa):
-                    outcome = "wide"
-                continue
-            mid = float(ball.mid())
-            rad = float(ball.rad()) * (1 + 2.0**-50)
-            mids[j], rads[j] = mid, rad
-            if rad == 0 or rad <= abs(mid) * 2.0 ** -(mantissa + 2) or rad <= 1e-3 * (atol + rtol * abs(mid)):
+            if accuracy[j] >= mantissa + 2:
+                continue  # a finite ball beyond the dtype's range: its rounding is +-inf
+            if float(ball.rad()) <= 1e-3 * (atol + rtol * abs(mids[j])):
                 continue
             if outcome == "ok":
+                outcome = "wide"
+        for ball in balls[self.n_entries:]:
+            if not ball.is_finite():
+                return "nan"
+            if boundary and outcome == "ok" and not _narrow(ball, mantissa):
                 outcome = "wide"
         return outcome
 
@@ -522,3 +545,45 @@ def compile_arb(entries: np.ndarray, symbols: Sequence[sympy.Symbol], guards: Se
 def float_text(value: float) -> str:
     """A float for messages: ten significant digits."""
     return f"{value:.10g}" if math.isfinite(value) else str(value)
+
+
+def spot_check(entries: np.ndarray, derivative: np.ndarray, symbols: Sequence[sympy.Symbol], points: np.ndarray,
+               bits: int = 512, tries: int = 5) -> bool | None:
+    """Whether `derivative` (outputs x inputs) is the Jacobian of `entries` at one of `points`.
+
+    Compared with central differences of `entries` in ball arithmetic (step 2^-(bits/5), so
+    the truncation error is far below the 2^-50 relative agreement required). Used to validate
+    derivations read from the disk cache. None when no point of the first `tries` has both
+    defined (nothing could be checked).
+    """
+    n = len(symbols)
+    values = ArbProgram(np.asarray(entries, dtype=object).reshape(-1), symbols)
+    jacobian = ArbProgram(np.asarray(derivative, dtype=object).reshape(-1, n), symbols)
+    with _precision(bits):  # the perturbed inputs x +- h need the working precision too
+        return _spot_check(values, jacobian, n, np.asarray(points, dtype=np.float64).reshape(-1, n)[:tries], bits)
+
+
+def _spot_check(values: ArbProgram, jacobian: ArbProgram, n: int, points: np.ndarray, bits: int) -> bool | None:
+    arb = _flint().arb
+    step = arb(2) ** -(bits // 5)
+    for point in points:
+        exact = [arb(float(v)) for v in point]
+        claimed, _ = jacobian.balls(exact, bits)
+        if not all(b.is_finite() for b in claimed):
+            continue
+        defined = True
+        for j in range(n):
+            plus, _ = values.balls([v + step if k == j else v for k, v in enumerate(exact)], bits)
+            minus, _ = values.balls([v - step if k == j else v for k, v in enumerate(exact)], bits)
+            if not all(b.is_finite() for b in (*plus, *minus)):
+                defined = False
+                break
+            for i, (p, m) in enumerate(zip(plus, minus)):
+                difference = (p - m) / (2 * step)
+                target = claimed[i * n + j]
+                scale = 1 + abs(float(target.mid())) + abs(float(difference.mid()))
+                if abs(float((difference - target).mid())) > 2.0**-50 * scale:
+                    return False
+        if defined:
+            return True
+    return None

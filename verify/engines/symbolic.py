@@ -61,9 +61,12 @@ def _as_real(expr: sympy.Expr) -> sympy.Expr:
 class SymbolicEngine:
     """Derives the exact derivatives of one model's functions, each once."""
 
-    def __init__(self, model: Model, disk: DerivationCache | None = None) -> None:
+    def __init__(self, model: Model, disk: DerivationCache | None = None,
+                 validate: Callable[[str, str, np.ndarray], bool] | None = None) -> None:
         self.model = model
         self.disk = disk
+        self.validate = validate  # (function, kind, derivative) -> whether a cached derivative is right
+        self.from_disk: set[tuple[str, str]] = set()  # derivations read from the cache and validated
         self._cache: dict[tuple[str, str], np.ndarray] = {}
 
     def _cached(self, key: tuple[str, str], make: Callable[[], np.ndarray]) -> np.ndarray:
@@ -72,6 +75,13 @@ class SymbolicEngine:
             if self.disk is not None:
                 function = self.model.functions[key[0]]
                 value = self.disk.load_array("|".join(key), {s.name: s for s in function.flat_symbols})
+                if value is not None and self.validate is not None and not self.validate(key[0], key[1], value):
+                    from verify.cache import warn
+
+                    warn(f"cached {key[1]} of {key[0]} does not match the function's derivative at a sample point")
+                    value = None
+                elif value is not None:
+                    self.from_disk.add(key)
             if value is None:
                 value = make()
                 if self.disk is not None:
