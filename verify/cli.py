@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from verify.errors import UsageError
+from verify.terminal import Progress
 from verify.vocabulary import DEVICES, DTYPES, MODES
 
 if TYPE_CHECKING:
@@ -39,20 +41,6 @@ class _Parser(argparse.ArgumentParser):
             (sys.stderr if file is sys.stderr else self.out).write(message)  # type: ignore[attr-defined]
 
 
-def _choices(values: list[str] | None, valid: tuple[str, ...], flag: str) -> tuple[str, ...] | None:
-    if not values:
-        return None
-    out: list[str] = []
-    for value in values:
-        for item in value.split(","):
-            item = item.strip()
-            if item not in valid:
-                raise UsageError(f"{flag} {item!r}: expected one of {', '.join(valid)}")
-            if item not in out:
-                out.append(item)
-    return tuple(out)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m verify",
@@ -62,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                + ", ".join(f"python -m verify {name} --help" for name in SUBCOMMANDS)
                + " (a file or folder of one of these names is run as cases instead).",
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="case files or directories (searched for *.yaml, *.yml)")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="case files or directories (searched for *.yaml, *.yml files that look like cases); "
+                             "default: the paths of verify.toml or [tool.verify] in pyproject.toml")
     parser.add_argument("--report-dir", default="reports", metavar="DIR",
                         help="where report.csv, report.json, report.md and report.html go (default: reports)")
     parser.add_argument("-k", dest="keyword", metavar="EXPR",
@@ -74,14 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", action="append", metavar="MODE",
                         help=f"override the cases' autograd modes ({', '.join(MODES)}), or 'cheaper': per function "
                              "the mode that costs less (fwd when it has fewer inputs than outputs); CI should check both")
-    parser.add_argument("--proof-budget", type=float, default=10.0, metavar="SECONDS",
+    parser.add_argument("--proof-budget", type=float, metavar="SECONDS",
                         help="time for each symbolic proof before falling back to numeric evidence (default: 10)")
-    parser.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="time budget of each case (default: 300); a case that runs out gets an error naming "
                              "the stage that was running, and the run goes on; 0 for none")
     parser.add_argument("--cache-dir", metavar="DIR",
                         help="where derivations are cached between runs (default: $VERIFY_CACHE_DIR or ~/.cache/verify)")
     parser.add_argument("--no-cache", action="store_true", help="derive everything afresh and cache nothing")
+    parser.add_argument("--no-impl", action="store_true",
+                        help="run no code named by a case file: checks of functions with an impl are skipped "
+                             "(also VERIFY_NO_IMPL=1); for untrusted case files")
+    parser.add_argument("--isolate", action="store_true",
+                        help="run cases in a worker process even with --jobs 1, so that a crash of native code "
+                             "(a segfault in an impl) costs only its case")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
     _add_ci_arguments(parser)
     return parser
@@ -135,38 +131,37 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
 
     if args.keyword is not None:
         validate(args.keyword)
-    modes = _choices(args.mode, (*MODES, "cheaper"), "--mode")
-    if modes and "cheaper" in modes and len(modes) > 1:
-        raise UsageError("--mode cheaper picks one mode per function; give it alone")
-    if args.timeout < 0:
-        raise UsageError("--timeout must not be negative")
-    if args.proof_budget < 0:
-        raise UsageError("--proof-budget must not be negative")
-    shard = _check_ci_arguments(args)
-    from verify.cache import default_cache_dir
-    from verify.report import summary_line, write_reports
-    from verify.run import RunOptions, collect, exit_code, run_paths
+    from verify.options import build_options, configured_paths
 
-    options = RunOptions(
-        dtypes=_choices(args.dtype, DTYPES, "--dtype"),
-        devices=_choices(args.device, DEVICES, "--device"),
-        modes=modes,
-        proof_budget_s=args.proof_budget,
-        timeout_s=args.timeout or None,
-        cache_dir=None if args.no_cache else (Path(args.cache_dir) if args.cache_dir else default_cache_dir()),
-    )
+    options = build_options(dtypes=args.dtype, devices=args.device, modes=args.mode,
+                            proof_budget_s=args.proof_budget, timeout_s=args.timeout, cache_dir=args.cache_dir,
+                            no_cache=args.no_cache, no_impl=args.no_impl)
+    shard = _check_ci_arguments(args)
+    if not args.paths:
+        configured = configured_paths()
+        if configured is None:
+            parser.error("no PATH given, and no verify.toml or [tool.verify] section of pyproject.toml here "
+                         "names case paths (paths = [\"cases\"])")
+        args.paths = configured[0]
+    from verify.report import summary_line, write_reports
+    from verify.run import collect, exit_code, run_paths
+
     baseline = _load_baseline(args)
     start = time.perf_counter()
-    collected = collect(args.paths, args.keyword)
+    collected = collect(args.paths, args.keyword, options.timeout_s)
     for path in collected.missing:
         sys.stderr.write(f"python -m verify: error: {path}: no such file or directory\n")
     if collected.missing:
         return 2
+    if collected.skipped:
+        shown = ", ".join(collected.skipped[:5]) + (", ..." if len(collected.skipped) > 5 else "")
+        out.write(f"verify: skipped {len(collected.skipped)} YAML file(s) that are not cases "
+                  f"(no top-level variables and functions): {shown}\n")
     if not collected.cases:
         where = ", ".join(args.paths)
         selection = f" matching -k {args.keyword!r}" if args.keyword else ""
         sys.stderr.write(f"python -m verify: error: no case found in {where}{selection} "
-                         "(case files end in .yaml or .yml)\n")
+                         "(case files end in .yaml or .yml and have top-level variables and functions)\n")
         return 2
     cases = collected.cases
     note = ""
@@ -176,26 +171,34 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
         cases = take_shard(cases, *shard, key=lambda case: case.id)
         note = f" (shard {shard[0]}/{shard[1]} of {len(collected.cases)})"
     out.write(f"verify: {len(cases)} case(s) from {', '.join(args.paths)}{note}\n")
-    from verify.terminal import Progress, status_table
+    from verify.terminal import status_table
 
-    progress = Progress(sys.stderr, len(cases))
+    progress = _Running(sys.stderr, len(cases))
+    finished: dict[int, list[Result]] = {}
 
     def on_case(case: Case | LoadFailure, rows: list[Result], s: float) -> None:
+        finished[id(case)] = rows
         progress.clear()
         _print_case(out, case.id, rows, s, args.quiet)
-        progress.advance(case.id)
+        progress.finish(case.id)
 
+    interrupted = False
     try:
-        if args.jobs > 1:
+        if args.jobs > 1 or args.isolate:
             from verify.parallel import run_parallel
 
-            results = list(run_parallel(cases, options, args.jobs, on_case))
+            results = list(run_parallel(cases, options, args.jobs, on_case, on_start=progress.start))
         else:
-            results = list(run_paths(cases, options, on_case=on_case))
+            results = list(run_paths(cases, options, on_case=on_case, on_start=progress.start))
+    except KeyboardInterrupt:  # Ctrl-C: report what finished, marked partial, and exit 130
+        interrupted = True
+        results = [r for case in cases for r in finished.get(id(case), [])]
     finally:
         progress.clear()
     seconds = time.perf_counter() - start
     written = write_reports(results, args.report_dir, seconds, html=True)
+    if interrupted:
+        return _partial(out, written, results, len(finished), len(cases), seconds)
     if args.junit_xml:
         from verify.junit import write_junit
 
@@ -211,6 +214,57 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
         out.write("".join(f"{line}\n" for line in annotation_lines(results, args.annotate)))
     out.write(summary_line(results, seconds) + "\n")
     return code
+
+
+class _Running(Progress):
+    """The progress line names the case running now (with --jobs, the oldest running one and how many more)."""
+
+    def __init__(self, stream: TextIO, total: int) -> None:
+        super().__init__(stream, total)
+        self.running: list[str] = []
+
+    def start(self, case: Case | LoadFailure) -> None:
+        self.running.append(case.id)
+        self._show()
+
+    def finish(self, label: str) -> None:
+        if label in self.running:
+            self.running.remove(label)
+        self.done += 1
+        self._show()
+
+    def _show(self) -> None:
+        if not self.enabled or not self.running or self.done >= self.total:
+            self.clear()
+            return
+        more = f" (+{len(self.running) - 1} more)" if len(self.running) > 1 else ""
+        text = f"[{self.done}/{self.total}] running {self.running[0]}{more}"
+        width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
+        if len(text) > width:
+            text = text[: width - 3] + "..."
+        self.stream.write(f"\r\x1b[K{text}")
+        self.stream.flush()
+        self._shown = True
+
+
+def _partial(out: TextIO, written: list[Path], results: Sequence[Result], done: int, total: int,
+             seconds: float) -> int:
+    """After Ctrl-C: marks the reports partial, prints the summary of what finished; exit status 130."""
+    from verify.report import summary_line
+    from verify.terminal import status_table
+
+    note = (f"partial: the run was interrupted (Ctrl-C) after {done} of {total} case(s); "
+            "the records of the cases that did not finish are missing")
+    for path in written:
+        if path.suffix == ".md":
+            text = path.read_text(encoding="utf-8")
+            head, _, rest = text.partition("\n")
+            path.write_text(f"{head}\n\n**{note}**\n{rest}", encoding="utf-8")
+    out.write(f"reports: {', '.join(str(p) for p in written)}\n")
+    out.write("".join(f"{line}\n" for line in status_table(results)))
+    out.write(f"{summary_line(results, seconds)}\n")
+    sys.stderr.write(f"python -m verify: interrupted; {note}\n")
+    return 130
 
 
 def _check_ci_arguments(args: argparse.Namespace) -> tuple[int, int] | None:

@@ -5,9 +5,14 @@ Registered through the ``pytest11`` entry point, so ``pytest cases/`` runs every
     pytest cases/ -m seed -k "chain and not float32" -n 4 --verify-dtype float64
 
 A ``*.yaml`` or ``*.yml`` file is a case file when one of its YAML documents is a map with the keys
-``variables`` and ``functions`` (when the YAML does not parse: when the text has both keys at the start
-of a line); other YAML files are ignored silently. A file named on the command line is always read
-as a case file, so a broken one fails instead of vanishing. Disable the plugin with ``-p no:verify``.
+``variables`` and ``functions`` (when the YAML does not parse: when the text has one of these keys at the
+start of a line); other YAML files are ignored silently. This is the rule ``python -m verify DIR`` uses
+(`verify.case.is_case_file`). A file named on the command line is always read as a case file, so a
+broken one fails instead of vanishing. Disable the plugin with ``-p no:verify``.
+
+Runs get the options a ``python -m verify`` run gets (`verify.options.build_options`): the case time
+budget, the proof budget, the derivation cache and --no-impl, from ``--verify-...`` options, the
+``verify_...`` ini keys, or the environment (VERIFY_CACHE_DIR, VERIFY_NO_IMPL).
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import yaml
 
-from verify.case import Case, CheckSpec, LoadFailure, checks_of, load_file
+from verify.case import Case, CheckSpec, LoadFailure, checks_of, is_case_file, load_file
+from verify.errors import UsageError
 from verify.vocabulary import DEVICES, DTYPES, MODES
 
 if TYPE_CHECKING:
@@ -31,14 +36,13 @@ if TYPE_CHECKING:
 __all__ = ["CaseCollector", "CaseFile", "CheckItem", "LoadItem", "is_case_file"]
 
 _SUFFIXES = (".yaml", ".yml")
-_TOP_KEY = {key: re.compile(rf"^{key}\s*:", re.MULTILINE) for key in ("variables", "functions")}
 # Tags that can be pytest marks: -m reads these as one name; the built-in marks would change the outcome.
 _MARK_NAME = re.compile(r"[A-Za-z0-9][\w.+-]*\Z")
 _NOT_MARKS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings",
                         "and", "or", "not", "True", "False", "None"})
 _BAD = ("fail", "error", "xpass")
 
-_options_key = pytest.StashKey[dict[str, Any]]()
+_options_key = pytest.StashKey["RunOptions"]()
 _marks_key = pytest.StashKey[set[str]]()
 _whole_case_key = pytest.StashKey[dict[tuple[Path, str], list["Result"]]]()
 
@@ -68,6 +72,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     type=_choice_list((*MODES, "cheaper")),
                     help=f"override the cases' autograd modes ({', '.join(MODES)}), or 'cheaper': per function "
                          "the mode that costs less")
+    group.addoption("--verify-timeout", type=float, default=None, metavar="SECONDS",
+                    help="time budget of each case (default: ini verify_timeout, else 300); 0 for none")
+    group.addoption("--verify-proof-budget", type=float, default=None, metavar="SECONDS",
+                    help="time for each symbolic proof (default: ini verify_proof_budget, else 10)")
+    group.addoption("--verify-cache-dir", default=None, metavar="DIR",
+                    help="where derivations are cached (default: ini verify_cache_dir, $VERIFY_CACHE_DIR "
+                         "or ~/.cache/verify)")
+    group.addoption("--verify-no-cache", action="store_true", default=False,
+                    help="derive everything afresh and cache nothing")
+    group.addoption("--verify-no-impl", action="store_true", default=False,
+                    help="run no code named by a case file: checks of functions with an impl are skipped "
+                         "(also VERIFY_NO_IMPL=1)")
+    parser.addini("verify_timeout", "verify: time budget of each case in seconds (default 300; 0 for none)",
+                  default=None)
+    parser.addini("verify_proof_budget", "verify: time for each symbolic proof in seconds (default 10)",
+                  default=None)
+    parser.addini("verify_cache_dir", "verify: where derivations are cached", default=None)
+    parser.addini("verify_no_cache", "verify: derive everything afresh", type="bool", default=False)
+    parser.addini("verify_no_impl", "verify: run no code named by a case file", type="bool", default=False)
 
 
 def _flat(values: Sequence[tuple[str, ...]]) -> tuple[str, ...] | None:
@@ -77,45 +100,37 @@ def _flat(values: Sequence[tuple[str, ...]]) -> tuple[str, ...] | None:
     return tuple(out) or None
 
 
+def _option(config: pytest.Config, name: str) -> Any:
+    """A --verify-NAME option, else the verify_NAME ini key (None when neither is given)."""
+    value = config.getoption(f"verify_{name}")
+    if value is None or value is False:
+        ini = config.getini(f"verify_{name}")
+        return ini if ini not in ("", None) else value
+    return value
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    modes = _flat(config.getoption("verify_mode"))
-    if modes and "cheaper" in modes and len(modes) > 1:
-        raise pytest.UsageError("--verify-mode cheaper picks one mode per function; give it alone")
-    config.stash[_options_key] = {
-        "dtypes": _flat(config.getoption("verify_dtype")),
-        "devices": _flat(config.getoption("verify_device")),
-        "modes": modes,
-    }
+    from verify.options import build_options
+
+    try:
+        options = build_options(
+            dtypes=_flat(config.getoption("verify_dtype")), devices=_flat(config.getoption("verify_device")),
+            modes=_flat(config.getoption("verify_mode")), timeout_s=_option(config, "timeout"),
+            proof_budget_s=_option(config, "proof_budget"), cache_dir=_option(config, "cache_dir"),
+            no_cache=bool(_option(config, "no_cache")), no_impl=bool(_option(config, "no_impl")),
+            flags={"dtype": "--verify-dtype", "device": "--verify-device", "mode": "--verify-mode",
+                   "timeout": "--verify-timeout", "proof_budget": "--verify-proof-budget"})
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_options_key] = options
     config.stash[_whole_case_key] = {}
 
 
 def _run_options(config: pytest.Config) -> RunOptions:
-    from verify.run import RunOptions
-
-    return RunOptions(**config.stash[_options_key])
+    return config.stash[_options_key]
 
 
 # -- collection ----------------------------------------------------------------------------------
-
-def _case_like(node: Any) -> bool:
-    if not isinstance(node, yaml.MappingNode):
-        return False
-    keys = {key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
-    return {"variables", "functions"} <= keys
-
-
-def is_case_file(path: Path) -> bool:
-    """Whether the YAML file at `path` holds a case: a document that is a map with variables and functions."""
-    try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-    except OSError:
-        return False
-    try:
-        # compose builds nodes only: no tag runs, no alias expands
-        return any(_case_like(node) for node in yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except Exception:  # noqa: BLE001 - broken YAML: judge by the text, load_file will report the error
-        return all(pattern.search(text) for pattern in _TOP_KEY.values())
-
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:
     if file_path.suffix not in _SUFFIXES:
@@ -193,6 +208,30 @@ class CheckFailedError(Exception):
     """Raised by an item whose check failed, errored or unexpectedly passed; its text is the report."""
 
 
+class _OneLine:
+    """A failure under --tb=line: pytest prints `reprcrash` (file:line: what), and nothing else."""
+
+    def __init__(self, text: str) -> None:
+        self.message = text
+        self.reprcrash = self
+
+    def toterminal(self, out: Any) -> None:
+        """Nothing: the crash line is the whole report."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _failure(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException], line: int | None) -> str | _OneLine:
+    """The failure text of a verify item; one line (file:line: first line of the text) under --tb=line."""
+    text = str(excinfo.value)
+    if item.config.getoption("tbstyle", "auto") != "line":
+        return text
+    parts = [part.strip() for part in text.splitlines() if part.strip()] or ["failed"]
+    detail = f"{parts[0].rstrip(':')}: {parts[1]}" if len(parts) > 1 else parts[0]  # what, and the first problem
+    return _OneLine(f"{_display(item.path, item.config)}:{line or 0}: {detail}")
+
+
 class LoadItem(pytest.Item):
     """A case that could not be loaded: fails with the CaseError (file:line:col, what, hint)."""
 
@@ -205,7 +244,8 @@ class LoadItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailedError):
-            return str(excinfo.value)
+            where = self.failure.error.where
+            return _failure(self, excinfo, where.line if where else None)
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -262,7 +302,7 @@ class CheckItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailedError):
-            return str(excinfo.value)
+            return _failure(self, excinfo, self.check.where.line)
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

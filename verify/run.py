@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from verify.case import Case, CheckSpec, LoadFailure, Tolerance, discover, load_file
+from verify.case import Case, CheckSpec, LoadFailure, Tolerance, load_file
 from verify.compare import Agreement, agree
 from verify.errors import CaseError, VerifyError
 from verify.model import CompiledFunction, Model, build_model, derivative_shape
+from verify.options import RunOptions
 from verify.points import Sample, sample_points
 from verify.proof import Counterexample, Verdict
 from verify.results import STATUSES, Result, exit_code
@@ -23,19 +24,6 @@ from verify.results import STATUSES, Result, exit_code
 __all__ = ["STATUSES", "Result", "RunOptions", "collect", "exit_code", "run_case", "run_paths"]
 
 FLOAT64 = Tolerance(rtol=1e-9, atol=1e-12)  # exact vs exact, both evaluated in float64
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Overrides from the command line; None keeps what each case says."""
-
-    dtypes: tuple[str, ...] | None = None
-    devices: tuple[str, ...] | None = None
-    modes: tuple[str, ...] | None = None
-    proof_budget_s: float = 10.0
-    chunk_size: int | None = 4096
-    cache_dir: Path | None = None  # None: derive everything afresh
-    timeout_s: float | None = None  # per case; None: no limit
 
 
 def _entry_label(function: CompiledFunction, kind: str, entry: tuple[int, ...]) -> str:
@@ -347,22 +335,28 @@ def _error_row(case: Case | LoadFailure, check: str, message: str, line: int, fu
                   description=case.description if isinstance(case, Case) else "")
 
 
-def run_case(case: Case | LoadFailure, options: RunOptions = RunOptions(),
+_DEFAULTS = RunOptions()  # a bare call: no cache, no time limit, impls run
+
+
+def run_case(case: Case | LoadFailure, options: RunOptions = _DEFAULTS,
              checks: Sequence[int] | None = None) -> list[Result]:
     """Every result of one case (or of its `checks`, by index); errors become `error` records, never exceptions.
 
     The indexes are those of `checks_of(case)`: the case's own checks, or the default ones. With
     `options.timeout_s`, a case that runs out of time gets an `error` record naming the stage
-    that was running, and keeps the results it had.
+    that was running, and keeps the results it had. Whatever user code (an impl) raises,
+    SystemExit and KeyboardInterrupt included, is an `error` record; only a real Ctrl-C
+    (KeyboardInterrupt from SIGINT) propagates.
     """
     if isinstance(case, LoadFailure):
         return [_error_row(case, "load", case.error.render(), case.error.where.line if case.error.where else 0)]
     from verify.budget import BudgetExceededError, time_budget
+    from verify.impl import from_user_code, recording_interrupts
 
     results: list[Result] = []
     progress = _Progress()
     try:
-        with time_budget(options.timeout_s or 0.0):
+        with recording_interrupts(), time_budget(options.timeout_s or 0.0):
             _run_checks(case, options, checks, results, progress)
     except BudgetExceededError:
         check = progress.check
@@ -372,7 +366,22 @@ def run_case(case: Case | LoadFailure, options: RunOptions = RunOptions(),
             f"{where}: the case ran out of its {options.timeout_s:g} s time budget while {progress.stage}; "
             f"its remaining checks were not run (raise it with --timeout)",
             where.line, check.target if check is not None else "-"))
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and the like from user code, outside any check
+        if not from_user_code(exc):
+            raise
+        results.append(_crash_row(case, progress, exc))
     return results
+
+
+def _crash_row(case: Case, progress: _Progress, exc: BaseException) -> Result:
+    """The error record of an exception that escaped the per-check handling."""
+    from verify.impl import describe_exception
+
+    check = progress.check
+    where = check.where if check is not None else case.where
+    return _error_row(case, check.kind if check is not None else "load",
+                      f"{where}: the case stopped while {progress.stage}: {describe_exception(exc)}",
+                      where.line, check.target if check is not None else "-")
 
 
 @dataclass
@@ -383,24 +392,49 @@ class _Progress:
     check: CheckSpec | None = None
 
 
+def _impl_skip(case: Case, model: Model, check: CheckSpec) -> Result | None:
+    """With --no-impl: the skip record of a check whose function is (or calls) an impl; None for other checks."""
+    function = model.functions[check.target]
+    names = ([function.name] if function.impl else []) + list(dict.fromkeys(c.function for c in function.impl_calls))
+    if not names:
+        return None
+    specs = ", ".join(f"{name} ({model.functions[name].impl}, {model.functions[name].spec.impl_where})"
+                      for name in names)
+    return Result(file=case.file, case=case.name, check=check.kind, function=check.target, dtype="-", device="-",
+                  mode="-", status="skip", line=check.where.line, seed=case.seed, tags=",".join(case.tags),
+                  description=case.description,
+                  message=f"{check.where}: {check.kind} of {check.target} not run: it is computed from the impl of "
+                          f"{specs}, and impls are not run (--no-impl or VERIFY_NO_IMPL=1)")
+
+
 def _run_checks(case: Case, options: RunOptions, checks: Sequence[int] | None, results: list[Result],
                 progress: _Progress) -> None:
+    from verify.impl import from_user_code
+
     try:
         model = build_model(case)
         runner = _CaseRun(model, options, progress)
     except CaseError as exc:
         results.append(_error_row(case, "load", exc.render(), exc.where.line if exc.where else 0))
         return
+    except (RecursionError, MemoryError) as exc:
+        results.append(_error_row(case, "load", f"{case.where}: the case is too large or too deeply nested to "
+                                  f"compile ({type(exc).__name__}); split it or simplify its expressions",
+                                  case.where.line))
+        return
     case_level: list[int] = []  # rows that the case's own xfail governs
     for index, check in enumerate(model.checks):
         if checks is not None and index not in checks:
             continue
         progress.check = check
+        skipped = _impl_skip(case, model, check) if options.no_impl else None
         try:
-            rows = runner.run_check(index, check)
+            rows = [skipped] if skipped is not None else runner.run_check(index, check)
         except CaseError as exc:
             rows = [_error_row(case, check.kind, exc.render(), check.where.line, check.target)]
-        except Exception as exc:  # noqa: BLE001 - one broken check must not stop the run
+        except BaseException as exc:  # noqa: BLE001 - one broken check must not stop the run, sys.exit() included
+            if not from_user_code(exc):
+                raise
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             rows = [_error_row(case, check.kind, f"{check.where}: {check.kind} of {check.target} "
                                f"could not run: {detail}", check.where.line, check.target)]
@@ -417,24 +451,47 @@ def _run_checks(case: Case, options: RunOptions, checks: Sequence[int] | None, r
 
 @dataclass
 class Collected:
-    """The cases found under the paths, in order, and the paths that did not exist."""
+    """The cases found under the paths, in order, the paths that did not exist, and the YAML files skipped
+    because they do not look like cases (see `verify.case.find_cases`)."""
 
     cases: list[Case | LoadFailure] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
-def collect(paths: Sequence[str], keyword: str | None = None) -> Collected:
-    """Loads every case under `paths`; `keyword` selects cases as pytest's -k does."""
+def collect(paths: Sequence[str], keyword: str | None = None, timeout_s: float | None = None) -> Collected:
+    """Loads every case under `paths`; `keyword` selects cases as pytest's -k does.
+
+    Each file is loaded within `timeout_s` (the case budget): a file that takes longer, or
+    fails to load in any way, becomes a `load` failure, never an exception.
+    """
+    from verify.case import find_cases
     from verify.keyword import matches
 
-    files, missing = discover(list(paths))
-    out = Collected(missing=missing)
-    for file in files:
+    found = find_cases(list(paths))
+    out = Collected(missing=found.missing, skipped=[_display_path(p) for p in found.skipped])
+    for file in found.files:
         display = _display_path(file)
-        for case in load_file(file, display):
+        for case in _load_within(file, display, timeout_s):
             if keyword is None or matches(keyword, [case.id, *case.tags]):
                 out.cases.append(case)
     return out
+
+
+def _load_within(file: Path, display: str, timeout_s: float | None) -> list[Case | LoadFailure]:
+    from verify.budget import BudgetExceededError, time_budget
+    from verify.errors import Location
+
+    try:
+        with time_budget(timeout_s or 0.0):
+            return load_file(file, display)
+    except BudgetExceededError:
+        message = (f"loading the file took more than its {timeout_s:g} s time budget",
+                   "case files are small; split the file (or raise --timeout)")
+    except (RecursionError, MemoryError) as exc:
+        message = (f"the file is too large or nests too deeply to load ({type(exc).__name__})",
+                   "case files are small and nest a few levels")
+    return [LoadFailure(display, file.stem, CaseError(Location(display, 1), *message))]
 
 
 def _display_path(path: Path) -> str:
@@ -444,10 +501,16 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def run_paths(cases: Sequence[Case | LoadFailure], options: RunOptions = RunOptions(),
-              on_case: Callable[[Case | LoadFailure, list[Result], float], None] | None = None) -> Iterator[Result]:
-    """Runs `cases` in order, calling `on_case` after each; yields every result."""
+OnCase = Callable[[Case | LoadFailure, list[Result], float], None]
+OnStart = Callable[[Case | LoadFailure], None]
+
+
+def run_paths(cases: Sequence[Case | LoadFailure], options: RunOptions = _DEFAULTS,
+              on_case: OnCase | None = None, on_start: OnStart | None = None) -> Iterator[Result]:
+    """Runs `cases` in order, calling `on_start` before and `on_case` after each; yields every result."""
     for case in cases:
+        if on_start is not None:
+            on_start(case)
         start = time.perf_counter()
         results = run_case(case, options)
         if on_case is not None:

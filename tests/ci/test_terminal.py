@@ -109,6 +109,6 @@ def test_progress_shows_on_a_real_terminal(corpus, tmp_path: Path) -> None:
             os.close(terminal)
     err = seen.decode("utf-8", "replace")
     assert completed.returncode == 1, completed.stdout + err
-    assert "\r\x1b[K[1/7] cases/" in err
+    assert "\r\x1b[K[1/7] running cases/" in err  # names the case running now
     assert err.endswith("\r\x1b[K"), repr(err[-80:])  # cleared, so the terminal is left clean
     assert "\r" not in completed.stdout  # the per-case lines and the table are plain

@@ -10,3 +10,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # repository root ("no longer supported"), so the plugin is loaded here: its options get their defaults.
     if not config.pluginmanager.has_plugin("pytester"):
         config.pluginmanager.import_plugin("pytester")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plugin runs use the derivation cache as the CLI does: each test gets its own, never the user's."""
+    monkeypatch.setenv("VERIFY_CACHE_DIR", str(tmp_path_factory.mktemp("verify-cache")))
+    monkeypatch.delenv("VERIFY_NO_IMPL", raising=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import warnings
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -245,9 +246,18 @@ class TorchFunction:
 
     def call_impl(self, name: str, arguments: list[Any]) -> Any:
         target = self.model.functions[name]
-        result = self.impls[name](*arguments)
-        torch = self.torch
         where = f"{target.spec.impl_where}: impl {target.impl!r}"
+        try:
+            result = self.impls[name](*arguments)
+        except Exception:
+            raise  # ordinary errors: the caller tries the fallbacks (point by point, torch.autograd) first
+        except BaseException as exc:  # sys.exit(), KeyboardInterrupt raised by the impl: its failure, not ours
+            from verify.impl import describe_exception, from_user_code
+
+            if not from_user_code(exc):
+                raise
+            raise EngineError(f"{where} raised {describe_exception(exc)}") from None
+        torch = self.torch
         if isinstance(result, (tuple, list)):
             if not result or not all(isinstance(r, torch.Tensor) for r in result):
                 raise EngineError(f"{where} returned a {type(result).__name__} that is empty or holds non-tensors; "
@@ -260,10 +270,23 @@ class TorchFunction:
         elif not isinstance(result, torch.Tensor):
             raise EngineError(f"{where} returned {type(result).__name__}, not a tensor; "
                               "return a torch tensor (or a tuple of tensors)")
+        self.check_dtype_device(where, result)
         if tuple(result.shape) != target.out_shape:
             raise EngineError(f"{where} returned shape {tuple(result.shape)}, but its expr has shape "
                               f"{target.out_shape}; return a tensor of the expr's shape (0-d for a scalar)")
         return result.reshape(-1)
+
+    def check_dtype_device(self, where: str, result: Any) -> None:
+        """An impl's output must be in the check's dtype and on its device: a float64 result would
+        make a float32 check pass on float64 arithmetic."""
+        expected = self.torch.device(self.lowering.device)
+        device = result.device
+        if result.dtype != self.lowering.dtype or device.type != expected.type or (
+                expected.index is not None and device.index != expected.index):
+            raise EngineError(f"{where} returned a {str(result.dtype).removeprefix('torch.')} tensor on {device}, "
+                              f"but the check computes in {str(self.lowering.dtype).removeprefix('torch.')} on "
+                              f"{expected}; return a tensor of its inputs' dtype and device (e.g. build constants "
+                              "with x.new_tensor(...) or torch.zeros_like(x))")
 
     def __call__(self, z: Any) -> Any:
         torch = self.torch
@@ -300,6 +323,15 @@ def _precise_matmul(torch: Any, device: str) -> Any:
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+@contextmanager
+def _torch_warnings_quiet() -> Any:
+    """Warnings that torch's own modules raise while verify transforms a function (jacfwd's
+    `torch.jit.script` deprecation) are not the user's business; warnings from user code pass."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"torch(\.|$)")
+        yield
 
 
 class ModeUnsupportedError(EngineError):
@@ -380,7 +412,7 @@ class TorchEngine:
         fn = self.torch_function(function, dtype, device)
         z = torch.as_tensor(points, dtype=getattr(torch, dtype), device=device)
         per_point = _transform(fn, kind, mode)
-        with _precise_matmul(torch, device):
+        with _precise_matmul(torch, device), _torch_warnings_quiet():
             try:
                 result = torch.func.vmap(per_point, chunk_size=self.chunk_for(kind, function))(z)
                 strategy = "vmap"
