@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import time
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run cases in a worker process even with --jobs 1, so that a crash of native code "
                              "(a segfault in an impl) costs only its case")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+    parser.add_argument("--version", action=_Version)
     _add_ci_arguments(parser)
     return parser
 
@@ -98,7 +100,9 @@ def _add_ci_arguments(parser: argparse.ArgumentParser) -> None:
                     help="a record is slower when its total time grew more than FACTOR times (default: 2.0)")
     ci.add_argument("--timing-min-seconds", type=float, default=0.05, metavar="SECONDS",
                     help="... and by at least SECONDS, so that tiny times do not flag noise (default: 0.05)")
-    ci.add_argument("--fail-on-slowdown", action="store_true", help="exit 1 when a record is slower than the baseline")
+    ci.add_argument("--fail-on-slowdown", type=_slowdown_factor, metavar="FACTOR",
+                    help="exit 1 when a record is more than FACTOR times slower than the baseline (default without "
+                         "a value: the --timing-threshold factor); see docs/case-format.md, section 13")
     ci.add_argument("--shard", metavar="K/N",
                     help="run only shard K of N (1-based): the cases whose sha256(case id) mod N is K-1")
     ci.add_argument("--jobs", type=int, default=1, metavar="N",
@@ -116,11 +120,17 @@ def _print_case(out: TextIO, case_id: str, results: Sequence[Result], seconds: f
     out.write(f"{_MARK[worst]} {case_id}  ({detail}, {seconds:.2f}s)\n")
     problems = [r for r in results if r.status in ("fail", "error", "xpass")]
     for r in problems[:_SHOWN_PER_CASE]:
-        message = str(r.message).replace("\n", "\n        ")
+        message = _capped_message(r).replace("\n", "\n        ")
         out.write(f"      {r.status}: {message}\n")
     if len(problems) > _SHOWN_PER_CASE:
         out.write(f"      ... and {len(problems) - _SHOWN_PER_CASE} more (see report.md)\n")
     out.flush()
+
+
+def _capped_message(r: Result) -> str:
+    from verify.report import capped
+
+    return capped(r).message
 
 
 def run_command(argv: Sequence[str], out: TextIO) -> int:
@@ -189,6 +199,9 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
 
             results = list(run_parallel(cases, options, args.jobs, on_case, on_start=progress.start))
         else:
+            from verify.baseline import warm_up_torch
+
+            warm_up_torch()  # torch's one-time costs, before any record is timed (workers do the same)
             results = list(run_paths(cases, options, on_case=on_case, on_start=progress.start))
     except KeyboardInterrupt:  # Ctrl-C: report what finished, marked partial, and exit 130
         interrupted = True
@@ -209,9 +222,12 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
     if args.baseline:
         code = max(code, _compare_with_baseline(args, results, baseline, out))
     if args.annotate:
-        from verify.annotate import annotation_lines
+        from verify.annotate import annotation_lines, write_step_summary
 
-        out.write("".join(f"{line}\n" for line in annotation_lines(results, args.annotate)))
+        out.flush()
+        raw = getattr(out, "raw", out)  # verify's own workflow commands are the only ones not neutralised
+        raw.write("".join(f"{line}\n" for line in annotation_lines(results, args.annotate)))
+        write_step_summary(results, seconds)
     out.write(summary_line(results, seconds) + "\n")
     return code
 
@@ -275,14 +291,36 @@ def _check_ci_arguments(args: argparse.Namespace) -> tuple[int, int] | None:
         raise UsageError("--timing-threshold must be a positive factor, e.g. 2.0")
     if not args.timing_min_seconds >= 0:
         raise UsageError("--timing-min-seconds must not be negative")
-    for flag, given in (("--update-baseline", args.update_baseline), ("--fail-on-slowdown", args.fail_on_slowdown)):
+    for flag, given in (("--update-baseline", args.update_baseline),
+                        ("--fail-on-slowdown", args.fail_on_slowdown is not None)):
         if given and not args.baseline:
             raise UsageError(f"{flag} needs --baseline FILE")
+    if args.fail_on_slowdown == "threshold":
+        args.fail_on_slowdown = args.timing_threshold
+    _check_report_dir(args.report_dir)
     if args.shard is None:
         return None
     from verify.parallel import parse_shard
 
     return parse_shard(args.shard)
+
+
+def _check_report_dir(directory: str) -> None:
+    """A --report-dir that exists must be a writable folder; one that does not, creatable (a UsageError if not)."""
+    import os
+
+    path = Path(directory)
+    if path.exists():
+        if not path.is_dir():
+            raise UsageError(f"--report-dir {directory}: exists and is not a folder")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError(f"--report-dir {directory}: the folder is not writable")
+        return
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--report-dir {directory}: cannot be created ({parent} is not a writable folder)")
 
 
 def _load_baseline(args: argparse.Namespace) -> list[dict[str, object]] | None:
@@ -305,21 +343,20 @@ def _compare_with_baseline(args: argparse.Namespace, results: Sequence[Result],
     records = to_records(results)
     code = 0
     if baseline is not None:
-        diff = compare(baseline, records, args.baseline, args.timing_threshold, args.timing_min_seconds)
+        factor = args.timing_threshold if args.fail_on_slowdown is None else min(args.timing_threshold,
+                                                                                  args.fail_on_slowdown)
+        diff = compare(baseline, records, args.baseline, factor, args.timing_min_seconds)
         target = Path(args.report_dir) / "baseline_diff.json"
         target.write_text(json.dumps(diff.to_json(), indent=1) + "\n", encoding="utf-8")
         out.write("".join(f"{line}\n" for line in diff.lines()))
-        if diff.slower and args.fail_on_slowdown:
+        if args.fail_on_slowdown is not None and diff.slower_than(args.fail_on_slowdown):
             code = 1
     if args.update_baseline:
-        out.write(f"baseline written: {save_baseline(records, args.baseline)}\n")
+        out.write(f"baseline written: {save_baseline(records, args.baseline, baseline)}\n")
     return code
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Runs the command line with `argv` (default: sys.argv[1:]) and returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    stream = out or sys.stdout
+def _main(argv: list[str], stream: TextIO) -> int:
     if argv[:1] and argv[0] in SUBCOMMANDS and not Path(argv[0]).exists():
         import importlib
 
@@ -342,3 +379,113 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Runs the command line with `argv` (default: sys.argv[1:]) and returns the exit status.
+
+    Everything printed goes through `CommandSafeStream`, so that no text from a case file can
+    start a CI workflow command. A closed output pipe (`... | head -1`) ends the run quietly
+    with status 141, as a process stopped by SIGPIPE.
+    """
+    from verify.annotate import CommandSafeStream
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not (argv[:1] and argv[0] in SUBCOMMANDS and not Path(argv[0]).exists()):
+        argv = _slowdown_argv(argv)
+    raw = out or sys.stdout
+    stream, stderr = CommandSafeStream(raw), sys.stderr
+    sys.stderr = CommandSafeStream(stderr)  # type: ignore[assignment]
+    try:
+        code = _main(argv, stream)  # type: ignore[arg-type]
+        stream.close()
+        return code
+    except BrokenPipeError:
+        _silence(raw)
+        return 141
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            sys.stderr.close()  # the wrapper: writes out what it held back; the real stderr stays open
+        sys.stderr = stderr
+
+
+def _silence(stream: TextIO) -> None:
+    """After a broken pipe: points the stream's file descriptor at /dev/null, so that the flush at exit is quiet."""
+    import os
+
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a StringIO)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _slowdown_argv(argv: list[str]) -> list[str]:
+    """`--fail-on-slowdown [FACTOR]`: a bare flag (the old form) means the --timing-threshold factor.
+
+    The factor is optional, yet a path may follow the flag; argv is rewritten so that
+    `--fail-on-slowdown 3` becomes `--fail-on-slowdown=3` and a bare flag `--fail-on-slowdown=threshold`.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        item = argv[i]
+        if item == "--":
+            return out + argv[i:]
+        if item == "--fail-on-slowdown":
+            following = argv[i + 1] if i + 1 < len(argv) else ""
+            try:
+                float(following)
+            except ValueError:
+                out.append(f"{item}=threshold")
+            else:
+                out.append(f"{item}={following}")
+                i += 1
+        else:
+            out.append(item)
+        i += 1
+    return out
+
+
+def _slowdown_factor(text: str) -> float | str:
+    if text == "threshold":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a factor such as 2.0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive factor such as 2.0, got {text!r}")
+    return value
+
+
+class _Version(argparse.Action):
+    """`--version`: verify's version and the installed distribution that provides it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print verify's version and the distribution it comes from, and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: object, values: object,
+                 option_string: str | None = None) -> None:
+        parser._print_message(version_text() + "\n")  # to the command's output, as argparse's own --version
+        parser.exit(0)
+
+
+def version_text() -> str:
+    """`verify 0.1.0 (distribution verify 0.1.0, /path/to/verify)`."""
+    import importlib.metadata
+
+    import verify
+
+    where = Path(verify.__file__).resolve().parent
+    try:
+        dist = importlib.metadata.distribution("verify")
+        files = [Path(str(dist.locate_file(f))).resolve() for f in dist.files or () if f.name == "__init__.py"]
+        ours = not files or any(f.parent == where for f in files) or "__editable__" in str(dist.files)
+        origin = f"distribution {dist.metadata['Name']} {dist.version}" + ("" if ours else " (a different copy)")
+    except importlib.metadata.PackageNotFoundError:
+        origin = "not installed as a distribution"
+    return f"verify {verify.__version__} ({origin}, {where})"

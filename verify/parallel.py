@@ -56,6 +56,9 @@ def _warm_up() -> None:
     import verify.engines.autograd
     import verify.engines.symbolic
     import verify.run  # noqa: F401
+    from verify.baseline import warm_up_torch
+
+    warm_up_torch()  # torch's first transforms, so that no record's time includes them
 
 
 def _run_one(case: Case, options: RunOptions) -> tuple[list[Result], float]:

@@ -38,7 +38,7 @@ class Progress:
             self.clear()
             return
         width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
-        text = f"[{self.done}/{self.total}] {label}"
+        text = " ".join(f"[{self.done}/{self.total}] {label}".split())  # one line: a case id may hold breaks
         if len(text) > width:
             text = text[: width - 3] + "..."
         self.stream.write(f"\r\x1b[K{text}")
