@@ -16,7 +16,7 @@ from typing import Any, Union
 from verify._yaml import Y, load_documents, looks_like_case
 from verify.errors import CaseError, Location
 from verify.source import Source
-from verify.vocabulary import CHECK_KINDS, DEVICES, DTYPES, MODES, RESERVED
+from verify.vocabulary import CHECK_KINDS, DEVICES, DTYPES, FUNCTION_KEYS, MODES, RESERVED
 
 __all__ = [
     "CHECK_KINDS",
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 CHECK_OPTIONS = ("expect", "at", "xfail", "tolerance")
-TOP_KEYS = ("name", "description", "tags", "variables", "functions", "checks", "points", "seed",
+TOP_KEYS = ("name", "description", "tags", "constants", "variables", "functions", "checks", "points", "seed",
             "dtypes", "devices", "modes", "tolerance", "xfail")
 MAX_RANDOM_POINTS = 1_000_000
 MAX_DIMENSIONS = 4
@@ -88,6 +88,16 @@ class FunctionSpec:
     impl: str | None
     where: Location
     impl_where: Location | None = None
+    let: tuple[tuple[str, Source], ...] = ()  # local bindings, in order: each may use the ones before it
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A named exact constant of the case (`constants: {beta: 2}`), usable in every expression."""
+
+    name: str
+    value: int | float
+    where: Location
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,7 @@ class Case:
     tolerance: Mapping[str, Tolerance] = field(default_factory=dict)
     xfail: str | None = None
     digest: str = ""  # sha256 of the file's text: the key of cached derivations
+    constants: tuple[Constant, ...] = ()
 
     @property
     def id(self) -> str:
@@ -295,12 +306,54 @@ def _nested_source(y: Y, what: str, example: str, depth: int = 0) -> Nested:
     return Source(y.value, y.where, y.quoted and not y.block, y.block, y.segments)
 
 
-def _functions(y: Y, variables: tuple[VariableSpec, ...]) -> tuple[FunctionSpec, ...]:
+def _constants(y: Y, variables: tuple[VariableSpec, ...]) -> tuple[Constant, ...]:
+    example = "constants: {beta: 2, eps: 1e-5}"
+    items = _map(y, "constants", example)
+    out = []
+    for name, value in items.items():
+        where = y.key_where(name)
+        _identifier(name, where, "constant")
+        if any(v.name == name for v in variables):
+            raise CaseError(where, f"constant {name!r} has the name of a variable", "rename one of them")
+        number = value.value
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+            raise CaseError(value.where, f"constant {name!r} must be a finite number, found {number!r}",
+                            f"e.g. {example}")
+        out.append(Constant(name, number, where))
+    return tuple(out)
+
+
+def _let(y: Y, function: str, taken: Mapping[str, str]) -> tuple[tuple[str, Source], ...]:
+    """A function's `let` bindings: names checked against variables, arguments, constants and functions."""
+    example = "let: {m: mean(x), c: x - m}"
+    items = _map(y, f"let of {function!r}", example)
+    out: list[tuple[str, Source]] = []
+    for name, value in items.items():
+        where = y.key_where(name)
+        _identifier(name, where, "let binding")
+        if name in taken:
+            raise CaseError(where, f"let binding {name!r} of {function!r} shadows the {taken[name]} {name!r}",
+                            "give the binding a name of its own (bindings are local names for subexpressions)")
+        if any(bound == name for bound, _ in out):
+            raise CaseError(where, f"let binding {name!r} is given twice", "give each binding once")
+        source = _nested_source(value, f"let binding {name!r}", example)
+        if not isinstance(source, Source):
+            raise CaseError(value.where, f"let binding {name!r} must be one expression (a string)",
+                            "write a vector as one expression, e.g. c: x - m")
+        out.append((name, source))
+    return tuple(out)
+
+
+def _functions(y: Y, variables: tuple[VariableSpec, ...], constants: tuple[Constant, ...] = ()) -> tuple[FunctionSpec, ...]:
     example = "functions: {f: x**2 + y, G: {args: [u, v], expr: [u + v, u*v]}}"
     items = _map(y, "functions", example)
     if not items:
         raise CaseError(y.where, "functions is empty", f"e.g. {example}")
     by_name = {v.name: v for v in variables}
+    for constant in constants:
+        if constant.name in items:
+            raise CaseError(y.key_where(constant.name), f"function {constant.name!r} has the name of a constant",
+                            "rename one of them")
     out: list[FunctionSpec] = []
     for name, definition in items.items():
         key_where = y.key_where(name)
@@ -309,7 +362,7 @@ def _functions(y: Y, variables: tuple[VariableSpec, ...]) -> tuple[FunctionSpec,
             raise CaseError(key_where, f"function {name!r} has the name of a variable", "rename one of them")
         if isinstance(definition.value, dict):
             keys = definition.value
-            _known_keys(definition, keys, ("args", "expr", "impl"), f"function {name!r}")
+            _known_keys(definition, keys, FUNCTION_KEYS, f"function {name!r}")
             if "expr" not in keys:
                 raise CaseError(definition.where, f"function {name!r} has no expr",
                                 "add expr: the exact definition (impl, when given, is checked against it)")
@@ -323,7 +376,12 @@ def _functions(y: Y, variables: tuple[VariableSpec, ...]) -> tuple[FunctionSpec,
                     raise CaseError(impl_where, f"impl {impl!r} is not of the form module:callable",
                                     "e.g. impl: mypkg.ops:fused_softplus")
             expr = _nested_source(keys["expr"], f"expr of {name!r}", "expr: x**2 + y")
-            out.append(FunctionSpec(name, expr, args, impl, definition.where, impl_where))
+            let: tuple[tuple[str, Source], ...] = ()
+            if "let" in keys:
+                taken = {**{v.name: "variable" for v in variables}, **{a.name: "argument" for a in args or ()},
+                         **{c.name: "constant" for c in constants}, **{f: "function" for f in items}}
+                let = _let(keys["let"], name, taken)
+            out.append(FunctionSpec(name, expr, args, impl, definition.where, impl_where, let))
         else:
             expr = _nested_source(definition, f"function {name!r}", "f: x**2 + y  or  F: [x + y, x*y]")
             out.append(FunctionSpec(name, expr, None, None, definition.where))
@@ -456,7 +514,8 @@ def _case(file: str, document: Y, default_name: str) -> Case:
     if not name.strip() or "::" in name:
         raise CaseError(keys["name"].where, f"invalid case name {name!r}", "use a short name without '::'")
     variables = _variables(keys["variables"], "variables")
-    functions = _functions(keys["functions"], variables)
+    constants = _constants(keys["constants"], variables) if "constants" in keys else ()
+    functions = _functions(keys["functions"], variables, constants)
     names = [f.name for f in functions]
     tags: tuple[str, ...] = ()
     if "tags" in keys:
@@ -479,6 +538,7 @@ def _case(file: str, document: Y, default_name: str) -> Case:
         modes=_choices(keys["modes"], "modes", MODES) if "modes" in keys else MODES,
         tolerance=_tolerance(keys["tolerance"]) if "tolerance" in keys else {},
         xfail=_string(keys["xfail"], "xfail", "xfail: known bug (issue 12)") if "xfail" in keys else None,
+        constants=constants,
     )
 
 

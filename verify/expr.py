@@ -17,8 +17,9 @@ import numpy as np
 import sympy
 
 from verify.errors import CaseError, Location
-from verify.functions import CONSTANTS, ELEMENTWISE, REDUCTIONS
+from verify.functions import CONSTANTS, ELEMENTWISE, MAX_DENSE_MATRIX, REDUCTIONS
 from verify.source import Source
+from verify.special import logsumexp
 
 __all__ = [
     "LIMITS", "CallTree", "Callee", "Source", "as_array", "compile_call_tree", "compile_expression",
@@ -372,6 +373,11 @@ class _Compiler:
             if len(args) not in builtin.arities:
                 raise self.fail(node, f"{name} takes {_arity_text(builtin.arities)} argument(s), "
                                 f"{len(args)} given", f"usage: {builtin.usage}")
+            if builtin.check is not None:
+                for values in np.broadcast(*args) if args else []:
+                    problem = builtin.check(*values)
+                    if problem:
+                        raise self.fail(node, problem, f"usage: {builtin.usage}")
             return self.broadcast(node, lambda *a: _build(builtin, a), *args)
         close = difflib.get_close_matches(name, [*self.callees, *ELEMENTWISE, *REDUCTIONS], n=1)
         guess = f"did you mean {close[0]!r}? " if close else ""
@@ -437,12 +443,64 @@ class _Compiler:
             if order == 1:
                 return as_array(sympy.Add(*(sympy.Abs(e) for e in entries)))
             return as_array(sympy.sqrt(sympy.Add(*(e**2 for e in entries))))
-        need(1)
+        if name in ("mean", "prod"):
+            need(1)
+            entries = args[0].reshape(-1)
+            return as_array(sympy.Add(*entries) / len(entries) if name == "mean" else sympy.Mul(*entries))
+        if name in ("softmax", "log_softmax", "logsumexp"):
+            need(1)
+            return self.softmax_family(node, name, args[0])
+        if name == "solve":
+            need(2)
+        else:
+            need(1)
         matrix = args[0]
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-            raise self.fail(node, f"trace needs a square matrix, found shape {shape_text(matrix.shape)}",
+            raise self.fail(node, f"{name} needs a square matrix, found shape {shape_text(matrix.shape)}",
                             "pass an n x n matrix")
-        return as_array(sympy.Add(*np.diagonal(matrix)))
+        if name == "trace":
+            return as_array(sympy.Add(*np.diagonal(matrix)))
+        return self.dense_matrix(node, name, matrix, args[1] if name == "solve" else None)
+
+    def softmax_family(self, node: ast.Call, name: str, value: np.ndarray) -> np.ndarray:
+        """softmax, log_softmax and logsumexp over the last axis, with one stable logsumexp per row."""
+        if value.ndim == 0:
+            raise self.fail(node, f"{name} needs a vector or a matrix, found a scalar",
+                            f"usage: {REDUCTIONS[name]}; e.g. {name}(v) for a shape [n] variable v")
+        rows = value.reshape(-1, value.shape[-1])
+        out = []
+        for row in rows:
+            total = logsumexp(*row) if len(row) > 1 else row[0]
+            if name == "logsumexp":
+                out.append(np.array(total, dtype=object))
+            elif name == "log_softmax":
+                out.append(np.array([entry - total for entry in row], dtype=object))
+            else:
+                out.append(np.array([sympy.exp(entry - total) for entry in row], dtype=object))
+        shape = value.shape[:-1] if name == "logsumexp" else value.shape
+        result = np.empty(len(out) * (1 if name == "logsumexp" else value.shape[-1]), dtype=object)
+        result[:] = [e for part in out for e in np.asarray(part, dtype=object).reshape(-1)]
+        return result.reshape(shape)
+
+    def dense_matrix(self, node: ast.Call, name: str, matrix: np.ndarray, rhs: np.ndarray | None) -> np.ndarray:
+        """det, inv and solve of a small square matrix, expanded symbolically (adjugate over determinant)."""
+        size = matrix.shape[0]
+        if size > MAX_DENSE_MATRIX:
+            raise self.fail(node, f"{name} of a {size} x {size} matrix is too large to expand symbolically",
+                            f"det, inv and solve take matrices up to {MAX_DENSE_MATRIX} x {MAX_DENSE_MATRIX}")
+        square = sympy.Matrix(matrix.tolist())
+        determinant = square.det(method="berkowitz")
+        if name == "det":
+            return as_array(determinant)
+        inverse = square.adjugate() / determinant
+        if name == "inv":
+            return np.array(inverse.tolist(), dtype=object).reshape(matrix.shape)
+        assert rhs is not None
+        if rhs.ndim not in (1, 2) or rhs.shape[0] != size:
+            raise self.fail(node, f"solve(A, b): b has shape {shape_text(rhs.shape)}, but A is {size} x {size}",
+                            f"b must be a vector of length {size} or a matrix with {size} rows")
+        solution = inverse * sympy.Matrix(rhs.tolist())
+        return np.array(solution.tolist(), dtype=object).reshape(rhs.shape)
 
 
 def _printable(expr: sympy.Basic, limit: int = 200) -> str:
@@ -454,7 +512,7 @@ def _printable(expr: sympy.Basic, limit: int = 200) -> str:
 
 
 _MAX_LIST_DIMENSIONS = 8
-_UNEVALUATED_ON_NUMBERS = frozenset({"gamma", "lgamma", "digamma", "erf", "erfc"})
+_UNEVALUATED_ON_NUMBERS = frozenset({"gamma", "lgamma", "digamma", "erf", "erfc", "erfinv", "erfcinv", "polygamma"})
 
 
 def _build(builtin: Any, args: tuple[sympy.Expr, ...]) -> sympy.Expr:

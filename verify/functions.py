@@ -9,6 +9,8 @@ from typing import Any
 import sympy
 from sympy.codegen.cfunctions import expm1, log1p
 
+from verify import special
+
 __all__ = [
     "ELEMENTWISE", "REDUCTIONS", "ROWS", "Builtin", "Row", "arb_table", "registry_heads", "relu", "sigmoid", "softplus",
     "symengine_heads", "torch_table",
@@ -84,12 +86,17 @@ class relu(sympy.Function):  # noqa: N801
 
 @dataclass(frozen=True)
 class Builtin:
-    """A function of the language: its arities and how it builds a SymPy scalar from scalars."""
+    """A function of the language: its arities and how it builds a SymPy scalar from scalars.
+
+    `check`, when given, says what is wrong with the arguments (or None): polygamma's order
+    must be a non-negative integer literal, say.
+    """
 
     name: str
     arities: tuple[int, ...]
     build: Callable[..., sympy.Expr]
     usage: str
+    check: Callable[..., str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -113,9 +120,12 @@ class Row:
     docs: str = ""
     usage: str = ""
     symengine: bool = False
+    jumps: str = ""  # where a step function jumps: "x" (integer x), "x!0" (nonzero integer x), "x/y", "x/y!0"
+    check: Callable[..., str | None] | None = None
 
     def builtin(self) -> Builtin:
-        return Builtin(self.name, self.arities, self.build or (lambda *a: sympy.S.Zero), self.usage or f"{self.name}(x)")
+        return Builtin(self.name, self.arities, self.build or (lambda *a: sympy.S.Zero), self.usage or f"{self.name}(x)",
+                       self.check)
 
 
 def _log(x: sympy.Expr, base: sympy.Expr | None = None) -> sympy.Expr:
@@ -134,6 +144,62 @@ def _arb_polygamma(n: Any, x: Any) -> Any:
     # psi^(n)(x) = (-1)^(n+1) n! zeta(n+1, x)
     arb = type(x)
     return (-1) ** (order + 1) * arb.fac_ui(order) * arb(order + 1).zeta(x)
+
+
+def _arb_ndtr(x: Any) -> Any:
+    arb = type(x)
+    return (-x / arb(2).sqrt()).erfc() / 2
+
+
+def _arb_sinc_derivative(n: Any, x: Any) -> Any:
+    """The n-th derivative of sin(pi x)/(pi x): a Taylor series near 0, Leibniz's rule elsewhere."""
+    arb = type(x)
+    order = int(n.unique_fmpz())
+    pi = arb.pi()
+    if x.is_zero():
+        return arb(0) if order % 2 else (-1) ** (order // 2) * pi**order / (order + 1)
+    if abs(x) < arb(1) / 4:
+        # sum over j >= n/2 of (-1)^j pi^2j x^(2j-n) / ((2j+1) (2j-n)!); terms shrink by a factor <= 1/2,
+        # so the tail is below twice the first term left out
+        total, j = arb(0), (order + 1) // 2
+        while True:
+            term = (-1) ** j * pi ** (2 * j) * x ** (2 * j - order) / ((2 * j + 1) * arb.fac_ui(2 * j - order))
+            if term.is_zero() or abs(term) < abs(total) * arb(2) ** -(2 * 4096):
+                break
+            total += term
+            j += 1
+            if j > 4096:
+                break
+        bound = float(abs(term).upper()) * 2
+        return total + arb(0, bound)
+    # Leibniz: d^n [sin(pi x) (pi x)^-1] = sum_k C(n, k) pi^k sin(pi x + k pi/2) (-1)^(n-k) (n-k)! / (pi x^(n-k+1))
+    total = arb(0)
+    for k in range(order + 1):
+        binomial = arb.fac_ui(order) / (arb.fac_ui(k) * arb.fac_ui(order - k))
+        total += (binomial * pi**k * (x + arb(k) / 2).sin_pi() * (-1) ** (order - k) * arb.fac_ui(order - k)
+                  / (pi * x ** (order - k + 1)))
+    return total
+
+
+def _arb_trunc(x: Any) -> Any:
+    if x >= 0:
+        return x.floor()
+    if x <= 0:
+        return x.ceil()
+    return abs(x).floor() * x.sgn()
+
+
+def _arb_logsumexp(*args: Any) -> Any:
+    total = args[0].exp()
+    for arg in args[1:]:
+        total += arg.exp()
+    return total.log()
+
+
+def _polygamma_order(n: sympy.Expr, x: sympy.Expr) -> str | None:
+    if not (n.is_Integer and n >= 0):
+        return f"the order of polygamma must be a non-negative integer literal, found {n}"
+    return None
 
 
 def _arb_reduce(method: str) -> Callable[..., Any]:
@@ -185,9 +251,50 @@ ROWS: tuple[Row, ...] = (
         docs="derivative undefined at ties", usage="min(a, b, ...) elementwise, or min(v) over entries"),
     Row("max", (2, 3, 4, 5, 6, 7, 8), sympy.Max, (sympy.Max,), "@maximum", _arb_reduce("max"),
         docs="derivative undefined at ties", usage="max(a, b, ...) elementwise, or max(v) over entries"),
-    # heads that only derivatives produce
-    Row("", (2,), None, (sympy.polygamma,), "@polygamma", _arb_polygamma, "x not a non-positive integer",
-        "polygamma(n, x), from derivatives of digamma"),
+    # special functions with torch's conventions
+    _one("erfinv", sympy.erfinv, "erfinv", lambda x: x.erfinv(), domain="(-1, 1)"),
+    _one("erfcinv", special.erfcinv, "@erfcinv", lambda x: x.erfcinv(), domain="(0, 2)",
+         docs="torch has no erfcinv: its lowering is -ndtri(x/2)/sqrt(2)"),
+    _one("ndtr", special.ndtr, "special.ndtr", _arb_ndtr, docs="standard normal CDF"),
+    _one("log_ndtr", special.log_ndtr, "special.log_ndtr", lambda x: _arb_ndtr(x).log(),
+         docs="log of the standard normal CDF, for every real x"),
+    _one("ndtri", special.ndtri, "special.ndtri", lambda p: -(2 * p).erfcinv() * type(p)(2).sqrt(), domain="(0, 1)",
+         docs="inverse of ndtr"),
+    _one("sinc", special.sinc, "sinc", lambda x: x.sinc_pi(), docs="sin(pi x)/(pi x), 1 at 0 (torch.sinc)"),
+    Row("i0", (1,), lambda x: sympy.besseli(0, x), (sympy.besseli,), "@besseli", lambda nu, x: x.bessel_i(nu),
+        docs="modified Bessel function of the first kind, order 0", usage="i0(x)"),
+    Row("i1", (1,), lambda x: sympy.besseli(1, x), (), "@besseli", lambda nu, x: x.bessel_i(nu),
+        docs="modified Bessel function of the first kind, order 1", usage="i1(x)"),
+    _one("i0e", special.i0e, "special.i0e", lambda x: (-abs(x)).exp() * x.bessel_i(0), docs="exp(-|x|) i0(x)"),
+    _one("i1e", special.i1e, "special.i1e", lambda x: (-abs(x)).exp() * x.bessel_i(1), docs="exp(-|x|) i1(x)"),
+    Row("polygamma", (2,), sympy.polygamma, (sympy.polygamma,), "@polygamma", _arb_polygamma,
+        "x not a non-positive integer", "the n-th derivative of digamma; n a non-negative integer literal",
+        "polygamma(n, x)", check=_polygamma_order),
+    Row("xlogy", (2,), special.xlogy, (special.xlogy,), "special.xlogy",
+        lambda x, y: type(x)(0) if x.is_zero() else x * y.log(), "y > 0, or x = 0", "x log(y), 0 where x = 0",
+        "xlogy(x, y)"),
+    Row("xlog1py", (2,), special.xlog1py, (special.xlog1py,), "special.xlog1py",
+        lambda x, y: type(x)(0) if x.is_zero() else x * y.log1p(), "y > -1, or x = 0", "x log1p(y), 0 where x = 0",
+        "xlog1py(x, y)"),
+    _one("logit", special.logit, "logit", lambda p: (p / (1 - p)).log(), domain="(0, 1)", docs="log(p / (1 - p))"),
+    # step functions: derivative 0 (or 1) away from their jumps; a point on a jump is excluded
+    Row("floor", (1,), special.floor, (special.floor,), "floor", lambda x: x.floor(), docs="largest integer <= x",
+        usage="floor(x)", jumps="x"),
+    Row("ceil", (1,), special.ceil, (special.ceil,), "ceil", lambda x: x.ceil(), docs="smallest integer >= x",
+        usage="ceil(x)", jumps="x"),
+    Row("trunc", (1,), special.trunc, (special.trunc,), "trunc", _arb_trunc, docs="x rounded toward 0",
+        usage="trunc(x)", jumps="x!0"),
+    Row("frac", (1,), special.frac, (special.frac,), "frac", lambda x: x - _arb_trunc(x), docs="x - trunc(x)",
+        usage="frac(x)", jumps="x!0"),
+    Row("fmod", (2,), special.fmod, (special.fmod,), "fmod", lambda x, y: x - _arb_trunc(x / y) * y, "y != 0",
+        "x - trunc(x/y) y, the sign of x (torch.fmod)", "fmod(x, y)", jumps="x/y!0"),
+    Row("remainder", (2,), special.remainder, (special.remainder,), "remainder", lambda x, y: x - (x / y).floor() * y,
+        "y != 0", "x - floor(x/y) y, the sign of y (torch.remainder)", "remainder(x, y)", jumps="x/y"),
+    # heads that only the expression compiler and derivatives produce
+    Row("", (1, 2, 3, 4, 5, 6, 7, 8), None, (special.logsumexp,), "@logsumexp", _arb_logsumexp,
+        docs="log(sum(exp(v))) of the softmax family, computed stably"),
+    Row("", (2,), None, (special.sinc_derivative,), "", _arb_sinc_derivative,
+        docs="derivatives of sinc, finite at 0"),
 )
 
 ELEMENTWISE: dict[str, Builtin] = {row.name: row.builtin() for row in ROWS if row.name}
@@ -200,8 +307,17 @@ def arb_table() -> dict[str, tuple[type, Callable[..., Any]]]:
 
 
 def torch_table() -> dict[type, str]:
-    """SymPy head -> the torch lowering's name (see Row.torch), for the torch engine."""
-    return {head: row.torch for row in ROWS for head in row.heads}
+    """SymPy head -> the torch lowering's name (see Row.torch), for the torch engine.
+
+    Heads that only derivatives produce (sinc_derivative) have none: torch differentiates the
+    function itself, never a symbolic derivative.
+    """
+    return {head: row.torch for row in ROWS for head in row.heads if row.torch}
+
+
+def jump_rules() -> dict[type, str]:
+    """SymPy head -> where its step function jumps (Row.jumps), for the certified reference."""
+    return {head: row.jumps for row in ROWS for head in row.heads if row.jumps}
 
 
 def symengine_heads() -> tuple[type, ...]:
@@ -221,6 +337,17 @@ REDUCTIONS: dict[str, str] = {
     "dot": "dot(u, v)",
     "norm": "norm(v) (L2) or norm(v, 1) (L1)",
     "trace": "trace(A)",
+    "mean": "mean(v) over all entries",
+    "prod": "prod(v) over all entries",
+    "softmax": "softmax(v) over the last axis",
+    "log_softmax": "log_softmax(v) over the last axis",
+    "logsumexp": "logsumexp(v) over the last axis (a scalar for a vector)",
+    "det": "det(A) of a square matrix (up to 8 x 8)",
+    "inv": "inv(A) of a square matrix (up to 8 x 8)",
+    "solve": "solve(A, b): x with A @ x = b, A square (up to 8 x 8)",
 }
+
+MAX_DENSE_MATRIX = 8
+"""The largest square matrix that det, inv and solve expand symbolically."""
 
 CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "E": sympy.E}

@@ -132,8 +132,8 @@ def _compile_function(spec: FunctionSpec, case: Case, position: int, callees: Ma
                       compiled: Mapping[str, CompiledFunction]) -> CompiledFunction:
     args = spec.args if spec.args is not None else case.variables
     symbols = tuple(symbols_for(a) for a in args)
-    names = {a.name: s for a, s in zip(args, symbols)}
     later = {f.name: f.where.line for f in case.functions[position:]}
+    names = _bound_names(spec, case, {a.name: s for a, s in zip(args, symbols)}, callees, later)
     entries = _compile_nested(spec.expr, lambda source: compile_expression(source, names, callees, later))
     entries.flags.writeable = False
     call_tree = compile_call_tree(spec.expr, names, callees) if isinstance(spec.expr, Source) else None
@@ -151,9 +151,31 @@ def _compile_function(spec: FunctionSpec, case: Case, position: int, callees: Ma
             impl_calls.append(ImplCall(callee.name, tuple(values), result))
             return result
 
+        hooked = _bound_names(spec, case, {a.name: s for a, s in zip(args, symbols)}, callees, later, keep_impl_calls)
         lowered = _compile_nested(
-            spec.expr, lambda source: compile_expression(source, names, callees, later, call_hook=keep_impl_calls))
+            spec.expr, lambda source: compile_expression(source, hooked, callees, later, call_hook=keep_impl_calls))
     return CompiledFunction(spec.name, tuple(args), symbols, entries, spec, call_tree, tuple(impl_calls), lowered)
+
+
+def constant_names(case: Case) -> dict[str, np.ndarray]:
+    """The case's named constants as exact SymPy numbers."""
+    out = {}
+    for constant in case.constants:
+        value = np.empty((), dtype=object)
+        exact = sympy.Rational(repr(constant.value)) if isinstance(constant.value, float) else sympy.Integer(constant.value)
+        value[()] = exact
+        out[constant.name] = value
+    return out
+
+
+def _bound_names(spec: FunctionSpec, case: Case, arguments: dict[str, np.ndarray], callees: Mapping[str, Callee],
+                 later: Mapping[str, int], call_hook: Callable[..., np.ndarray | None] | None = None
+                 ) -> dict[str, np.ndarray]:
+    """The names an expression of `spec` sees: its arguments, the case's constants, then its `let` bindings in order."""
+    names = {**constant_names(case), **arguments}
+    for name, source in spec.let:
+        names[name] = compile_expression(source, names, callees, later, call_hook=call_hook)
+    return names
 
 
 def build_model(case: Case) -> Model:
@@ -167,7 +189,7 @@ def build_model(case: Case) -> Model:
     checks = checks_of(case)
     _check_targets(checks, compiled)
     expects = {
-        i: _compile_expect(check, compiled[check.target], callees)
+        i: _compile_expect(check, compiled[check.target], callees, constant_names(case))
         for i, check in enumerate(checks) if check.expect is not None
     }
     expect_points = {i: _exact_points(check, compiled[check.target]) for i, check in enumerate(checks) if check.at}
@@ -210,13 +232,15 @@ def derivative_shape(kind: str, function: CompiledFunction) -> tuple[int, ...]:
         return function.out_shape
     if kind == "gradient":
         return (function.n_inputs,)
-    if kind == "hessian":
-        return (function.n_inputs, function.n_inputs)
+    if kind == "hessian":  # of each output entry, for a vector- or matrix-valued function
+        square = (function.n_inputs, function.n_inputs)
+        return square if not function.out_shape else (function.n_outputs, *square)
     return (function.n_outputs, function.n_inputs)
 
 
-def _compile_expect(check: CheckSpec, function: CompiledFunction, callees: Mapping[str, Callee]) -> np.ndarray:
-    names = {a.name: s for a, s in zip(function.args, function.symbols)}
+def _compile_expect(check: CheckSpec, function: CompiledFunction, callees: Mapping[str, Callee],
+                    constants: Mapping[str, np.ndarray]) -> np.ndarray:
+    names = {**constants, **{a.name: s for a, s in zip(function.args, function.symbols)}}
     assert check.expect is not None
     claim = _compile_nested(check.expect, lambda source: compile_expression(source, names, callees))
     shape = derivative_shape(check.kind, function)
@@ -237,7 +261,7 @@ def _compile_expect(check: CheckSpec, function: CompiledFunction, callees: Mappi
 def _check_targets(checks: tuple[CheckSpec, ...], functions: Mapping[str, CompiledFunction]) -> None:
     for check in checks:
         function = functions[check.target]
-        if check.kind in ("gradient", "hessian") and function.out_shape:
+        if check.kind == "gradient" and function.out_shape:
             raise CaseError(check.where, f"{check.kind}: {check.target} is not scalar: it returns shape "
                             f"{shape_text(function.out_shape)}", f"use jacobian: {check.target}, "
                             "or check a scalar function")

@@ -48,6 +48,7 @@ class Result:
     rtol: float = float("nan")  # the tolerance the record was judged by (nan: no numeric comparison)
     atol: float = float("nan")
     reference_bits: float = float("nan")  # fewest certified bits of any compared reference entry
+    constants: str = ""  # the case's named constants, e.g. "beta=2, eps=1e-05"
 
     @property
     def case_id(self) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 
 from verify.case import Case, CheckSpec, LoadFailure, Tolerance, load_file
 from verify.compare import Agreement, agree
+from verify.engines.certified import CAP_BITS, ArbProgram, Certified, exclusion_text
 from verify.errors import CaseError, VerifyError
 from verify.model import CompiledFunction, Model, build_model, derivative_shape
 from verify.options import RunOptions
@@ -31,8 +32,9 @@ def _entry_label(function: CompiledFunction, kind: str, entry: tuple[int, ...]) 
         return function.output_labels()[int(np.ravel_multi_index(entry, function.out_shape))] if entry else function.name
     inputs = function.input_labels()
     if kind == "hessian":
-        i, j = entry
-        return f"d2 {function.name} / d{inputs[i]} d{inputs[j]}"
+        *output, i, j = entry
+        name = function.output_labels()[output[0]] if output else function.name
+        return f"d2 {name} / d{inputs[i]} d{inputs[j]}"
     if kind == "gradient":
         return f"d {function.name} / d {inputs[entry[0]]}"
     i, j = entry
@@ -58,17 +60,19 @@ class _CaseRun:
 
         self.disk = (DerivationCache.for_text(options.cache_dir, model.case.digest, model.case.name)
                      if options.cache_dir is not None and model.case.digest else None)
-        self.symbolic = SymbolicEngine(model, self.disk)
+        self.symbolic = SymbolicEngine(model, self.disk, self.validate_cached)
         self.torch = TorchEngine(model, chunk_size=options.chunk_size)
         self._samples: dict[str, Sample] = {}
         self._values_checked: set[str] = {c.target for c in model.checks if c.kind == "value"}
-        self._references: dict[tuple[str, str, str], tuple[np.ndarray, float]] = {}
+        self._references: dict[tuple[str, str, str, float, float], tuple[Certified, float]] = {}
+        self._programs: dict[tuple[str, str], ArbProgram] = {}
+        self._errors: dict[tuple[str, str, str, str, str], float] = {}  # torch's max rel error, for diagnoses
 
     # -- shared pieces ---------------------------------------------------------------------
     def base(self, check: CheckSpec, **fields: Any) -> Result:
         return Result(file=self.case.file, case=self.case.name, check=check.kind, function=check.target,
                       line=check.where.line, seed=self.case.seed, tags=",".join(self.case.tags),
-                      description=self.case.description, **fields)
+                      description=self.case.description, constants=_constants_text(self.case), **fields)
 
     def sample(self, function: CompiledFunction) -> Sample:
         if function.name not in self._samples:
@@ -84,21 +88,39 @@ class _CaseRun:
             return self.symbolic.gradient(function)
         return self.symbolic.jacobian(function)
 
-    def reference(self, key: str, entries: np.ndarray, function: CompiledFunction, dtype: str) -> tuple[np.ndarray, float]:
-        """Exact `entries` at the function's points as `dtype` rounds them, and the seconds it took.
+    def program(self, key: str, entries: np.ndarray, function: CompiledFunction) -> ArbProgram:
+        """The certified evaluator of `entries`, compiled once per function and kind (not per dtype).
+
+        Derivatives are evaluated taking both sides of a branch boundary, with the function's
+        value (and its gradient, for Hessians) as guards: see verify.engines.certified.
+        """
+        cache_key = (function.name, key)
+        if cache_key not in self._programs:
+            from verify.engines.certified import compile_arb
+
+            if key == "value":
+                self._programs[cache_key] = compile_arb(entries, function.flat_symbols)
+            else:
+                guards = [function.entries]
+                if key == "hessian":
+                    guards.append(self.symbolic.gradient(function))
+                self._programs[cache_key] = compile_arb(entries, function.flat_symbols, guards, hull=True)
+        return self._programs[cache_key]
+
+    def reference(self, key: str, entries: np.ndarray, function: CompiledFunction, dtype: str,
+                  tolerance: Tolerance) -> tuple[Certified, float]:
+        """Certified exact `entries` at the function's points, rounded to `dtype`, and the seconds it took.
 
         A reference shared by several rows is computed once; later rows report 0 s for it.
         """
-        cache_key = (function.name, key, dtype)
+        cache_key = (function.name, key, dtype, tolerance.rtol, tolerance.atol)
         if cache_key in self._references:
             return self._references[cache_key][0], 0.0
-        from verify.engines.reference import compile_reference
-
-        self.progress.stage = f"evaluating the exact {key} of {function.name} at the points ({dtype})"
+        self.progress.stage = f"evaluating the certified exact {key} of {function.name} at the points ({dtype})"
         start = time.perf_counter()
-        evaluator = compile_reference(entries, function.flat_symbols, derivative=key != "value")
-        values = evaluator(self.sample(function).rounded(dtype))
-        self._references[cache_key] = (values, time.perf_counter() - start)
+        program = self.program(key, entries, function)
+        certified = program(self.sample(function).rounded(dtype), dtype, tolerance.rtol, tolerance.atol)
+        self._references[cache_key] = (certified, time.perf_counter() - start)
         return self._references[cache_key]
 
     def modes_for(self, function: CompiledFunction) -> tuple[str, ...]:
@@ -112,24 +134,43 @@ class _CaseRun:
             return ("fwd",) if function.n_inputs < function.n_outputs else ("rev",)
         return modes
 
-    def verdict(self, key: str, decide: Callable[[], Verdict]) -> Verdict:
-        """A proof verdict, from the disk cache when this case's content was judged before."""
+    def verdict(self, key: str, decide: Callable[[float], Verdict]) -> Verdict:
+        """A proof verdict (`decide(budget)`), from the disk cache when this case's content was judged before.
+
+        A cached verdict is used only when every field has its type (a string "false" is not a
+        boolean), and a cached "equal" only when the cheap evidence, decided again with no time
+        for proofs (exact or certified evaluation at the points), agrees: the cache saves proof
+        time, it never supplies the evidence. Anything else is ignored, with a CacheWarning.
+        """
+        cache_key = f"verdict|{key}|{self.options.proof_budget_s}"
         if self.disk is not None:
-            stored = self.disk.load_json(f"verdict|{key}|{self.options.proof_budget_s}")
-            if isinstance(stored, dict):
-                try:
-                    example = stored.get("counterexample")
-                    return Verdict(bool(stored["equal"]), f"{stored['evidence']} (cached)",
-                                   Counterexample(tuple(example["entry"]), dict(example["point"]),
-                                                  *(str(example[k]) for k in ("left_expr", "right_expr",
-                                                                              "left_value", "right_value")))
-                                   if isinstance(example, dict) else None)
-                except (KeyError, TypeError, ValueError):
-                    pass
-        verdict = decide()
+            stored = self.disk.load_json(cache_key)
+            if stored is not None:
+                from verify.cache import warn
+
+                cached = _stored_verdict(stored)
+                if cached is not None and cached.equal:
+                    if decide(0.0).equal:
+                        return replace(cached, evidence=cached.evidence.replace(
+                            "(cached)", "(cached; evidence at the points re-checked)"))
+                    warn(f"cached verdict {key!r} of {self.case.name} says equal, but the points disagree")
+                elif cached is not None:
+                    return cached
+                else:
+                    warn(f"cached verdict {key!r} of {self.case.name} is malformed")
+        verdict = decide(self.options.proof_budget_s)
         if self.disk is not None:
-            self.disk.store_json(f"verdict|{key}|{self.options.proof_budget_s}", dataclasses.asdict(verdict))
+            self.disk.store_json(cache_key, dataclasses.asdict(verdict))
         return verdict
+
+    def validate_cached(self, name: str, kind: str, derivative: np.ndarray) -> bool:
+        """Whether a derivative read from the disk cache matches central differences of the function."""
+        from verify.engines.certified import spot_check
+
+        function = self.model.functions[name]
+        values = self.symbolic.gradient(function) if kind == "hessian" else function.entries
+        points = self.sample(function).rounded("float64")
+        return spot_check(values, derivative, function.flat_symbols, points) is True
 
     def domains(self, function: CompiledFunction) -> dict[Any, tuple[float, float]]:
         return {s: (a.low, a.high) for a, block in zip(function.args, function.symbols) for s in block.reshape(-1)}
@@ -185,12 +226,11 @@ class _CaseRun:
         start = time.perf_counter()
         shaped = derived.reshape(derivative_shape(kind, function))
         if index in self.model.expect_points:
-            verdict = self.verdict(f"expect|{index}", lambda: decide_at_points(
+            verdict = self.verdict(f"expect|{index}", lambda budget: decide_at_points(
                 shaped, claim, self.model.expect_points[index]))
         else:
-            verdict = self.verdict(f"expect|{index}", lambda: decide_equal(
-                shaped, claim, function.flat_symbols, self.domains(function), self.options.proof_budget_s,
-                seed=self.case.seed))
+            verdict = self.verdict(f"expect|{index}", lambda budget: decide_equal(
+                shaped, claim, function.flat_symbols, self.domains(function), budget, seed=self.case.seed))
         elapsed = time.perf_counter() - start
         message = ""
         if not verdict.equal and verdict.counterexample is not None:
@@ -214,9 +254,8 @@ class _CaseRun:
         product_s = time.perf_counter() - start
         self.progress.stage = f"proving the chain rule for {function.name}"
         start = time.perf_counter()
-        verdict = self.verdict(f"chain|{function.name}", lambda: decide_equal(
-            product, jacobian, function.flat_symbols, self.domains(function), self.options.proof_budget_s,
-            seed=self.case.seed))
+        verdict = self.verdict(f"chain|{function.name}", lambda budget: decide_equal(
+            product, jacobian, function.flat_symbols, self.domains(function), budget, seed=self.case.seed))
         message = ""
         if verdict.counterexample is not None:
             c = verdict.counterexample
@@ -226,16 +265,21 @@ class _CaseRun:
         rows = [self.base(check, dtype="exact", device="-", mode="symbolic",
                           status="pass" if verdict.equal else "fail", evidence=verdict.evidence, message=message,
                           symbolic_s=product_s + jacobian_s + time.perf_counter() - start)]
-        reference_product, product_ref_s = self.reference("chain_product", product, function, "float64")
-        reference_jacobian, jacobian_ref_s = self.reference("jacobian", jacobian, function, "float64")
-        agreement = agree(reference_product, reference_jacobian, FLOAT64)
+        reference_product, product_ref_s = self.reference("chain_product", product, function, "float64", FLOAT64)
+        reference_jacobian, jacobian_ref_s = self.reference("jacobian", jacobian, function, "float64", FLOAT64)
+        defined = reference_product.defined & reference_jacobian.defined
+        agreement = agree(reference_product.values, reference_jacobian.values, FLOAT64, defined)
         sample = self.sample(function)
+        bits = min(reference_product.reference_bits(), reference_jacobian.reference_bits())
+        evidence = f"certified product and Jacobian (at least {bits:.0f} bits) rounded to float64 at every point"
+        if agreement.excluded:
+            evidence = f"{evidence}; {agreement.excluded} point(s) excluded: {exclusion_text(reference_jacobian)}"
         rows.append(self.base(
             check, dtype="float64", device="-", mode="numeric", status="pass" if agreement.ok else "fail",
             points=agreement.points, excluded=agreement.excluded, mismatched=agreement.mismatched,
             max_abs_err=agreement.max_abs_err, max_rel_err=agreement.max_rel_err,
             worst_point=sample.describe(agreement.worst_point) if agreement.worst_point is not None else "",
-            evidence="exact product and exact Jacobian evaluated in float64 at every point",
+            evidence=evidence, rtol=FLOAT64.rtol, atol=FLOAT64.atol, reference_bits=_bits(bits),
             message="" if agreement.ok else self.mismatch_message(
                 "chain-rule product vs Jacobian", function, "jacobian", agreement, sample, "float64", FLOAT64),
             reference_s=product_ref_s + jacobian_ref_s))
@@ -258,16 +302,8 @@ class _CaseRun:
         rows: list[Result] = []
         for dtype in self.options.dtypes or self.case.dtypes:
             tolerance = self.case.tolerance_for(dtype, check)
-            reference, reference_s = self.reference(kind, derived, function, dtype)
-            if kind != "value":
-                # where the function itself is undefined (log of a negative), so is its derivative,
-                # even when the derivative's formula (1/x) is finite there: exclude those points
-                values, values_s = self.reference("value", function.entries, function, dtype)
-                reference_s += values_s
-                undefined = ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
-                if undefined.any():
-                    reference = reference.copy()
-                    reference[undefined] = np.nan
+            certified, reference_s = self.reference(kind, derived, function, dtype, tolerance)
+            reference = certified.values
             devices = self.options.devices or self.case.devices
             resolved_devices = [(d, resolve_device(d)) for d in devices]
             # `auto` and the device it resolves to are one device: one set of records
@@ -294,29 +330,106 @@ class _CaseRun:
                         continue
                     autograd_s = time.perf_counter() - start
                     actual = computed.values.reshape(reference.shape)
-                    agreement = agree(actual, reference, tolerance)
+                    agreement = agree(actual, reference, tolerance, certified.defined)
+                    self._errors[(function.name, kind, dtype, resolved, mode)] = agreement.max_rel_err
                     notes = [] if computed.strategy == "vmap" else [computed.strategy]
+                    if (function.name, {"gradient": "jacobian"}.get(kind, kind)) in self.symbolic.from_disk:
+                        notes.append("derivation read from the cache (checksum and spot check passed)")
                     if agreement.excluded:
-                        notes.insert(0, f"{agreement.excluded} point(s) excluded: exact value undefined there")
+                        notes.insert(0, f"{agreement.excluded} point(s) excluded: {exclusion_text(certified)}")
                     what = f"{check.kind} of {function.name} [{mode}, {dtype}, {resolved}]"
                     status = "pass" if agreement.ok else "fail"
                     message = "" if agreement.ok else self.mismatch_message(
                         what, function, kind, agreement, sample, dtype, tolerance)
                     if agreement.points == 0:  # nothing was compared: never a silent pass
                         status = "error"
-                        message = (f"{check.where}: {what}: no point to compare: the exact value is undefined at all "
-                                   f"{agreement.excluded} points; choose variable domains where {function.name} "
-                                   "is defined")
+                        message = (f"{check.where}: {what}: no point to compare: all {agreement.excluded} points "
+                                   f"are excluded ({exclusion_text(certified)}); choose variable domains where "
+                                   f"{function.name} is defined and smooth")
                     rows.append(self.base(
                         check, status=status, **fields,
                         points=agreement.points, excluded=agreement.excluded, mismatched=agreement.mismatched,
                         max_abs_err=agreement.max_abs_err, max_rel_err=agreement.max_rel_err,
                         worst_point=sample.describe(agreement.worst_point, dtype)
                         if agreement.worst_point is not None else "",
-                        evidence="; ".join(notes), message=message,
+                        evidence="; ".join(notes), message=message, rtol=tolerance.rtol, atol=tolerance.atol,
+                        reference_bits=_bits(certified.reference_bits()),
                         symbolic_s=symbolic_s, reference_s=reference_s, autograd_s=autograd_s))
                     symbolic_s = reference_s = 0.0  # shared costs are charged to the first row only
-        return rows
+        return [replace(r, message=f"{r.message}; {self.diagnosis(check, function, kind, derived, r)}")
+                if r.status == "fail" and kind != "value" else r for r in rows]
+
+    def torch_error(self, check: CheckSpec, function: CompiledFunction, kind: str, derived: np.ndarray, dtype: str,
+                    device: str, mode: str) -> float | None:
+        """torch's largest relative error for this check in `dtype` (computed if no row has it), or None."""
+        key = (function.name, kind, dtype, device, mode)
+        if key not in self._errors:
+            from verify.engines.autograd import ModeUnsupportedError
+
+            torch_kind = {"gradient": "jacobian", "chain_rule": "jacobian"}.get(kind, kind)
+            tolerance = self.case.tolerance_for(dtype, check)
+            try:
+                certified, _ = self.reference(kind, derived, function, dtype, tolerance)
+                computed = self.torch.evaluate(torch_kind, function, self.sample(function).flat, dtype, device,
+                                               "fwd" if mode.startswith("fwd") else "rev")
+            except (ModeUnsupportedError, VerifyError):
+                return None
+            agreement = agree(computed.values.reshape(certified.values.shape), certified.values, tolerance,
+                              certified.defined)
+            self._errors[key] = agreement.max_rel_err
+        return self._errors[key]
+
+    def diagnosis(self, check: CheckSpec, function: CompiledFunction, kind: str, derived: np.ndarray,
+                  row: Result) -> str:
+        """Whether a failure looks like lost accuracy or a wrong rule: the same check in the other precision.
+
+        Rounding error scales with the dtype's unit roundoff (2^-24 vs 2^-53); a wrong formula
+        gives the same relative error in both.
+        """
+        other = "float32" if row.dtype == "float64" else "float64"
+        self.progress.stage = f"comparing the {kind} of {function.name} in {other} to diagnose a failure"
+        here = self.torch_error(check, function, kind, derived, row.dtype, row.device, row.mode)
+        there = self.torch_error(check, function, kind, derived, other, row.device, row.mode)
+        if here is None or there is None or not np.isfinite(here) or not np.isfinite(there):
+            return "no diagnosis (the other precision could not be compared)"
+        err64, err32 = (here, there) if row.dtype == "float64" else (there, here)
+        figures = f"max rel err float64 {err64:.3g}, float32 {err32:.3g}"
+        if err32 > 0 and err64 <= err32 * 1e-4:
+            return f"error scales with precision ({figures}): inaccurate here, not a wrong rule"
+        if err64 >= err32 * 1e-2:
+            return f"error does not scale with precision ({figures}): looks like a wrong rule"
+        return f"error partly scales with precision ({figures})"
+
+
+def _stored_verdict(stored: object) -> Verdict | None:
+    """A Verdict from its cached JSON form, or None unless every field has the right type."""
+    if not isinstance(stored, dict) or not isinstance(stored.get("equal"), bool) \
+            or not isinstance(stored.get("evidence"), str):
+        return None
+    example = stored.get("counterexample")
+    counterexample = None
+    if example is not None:
+        texts = ("left_expr", "right_expr", "left_value", "right_value")
+        if not (isinstance(example, dict) and isinstance(example.get("entry"), list)
+                and all(isinstance(i, int) and not isinstance(i, bool) for i in example["entry"])
+                and isinstance(example.get("point"), dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in example["point"].items())
+                and all(isinstance(example.get(k), str) for k in texts)):
+            return None
+        counterexample = Counterexample(tuple(example["entry"]), dict(example["point"]),
+                                        *(str(example[k]) for k in texts))
+    if not stored["equal"] and counterexample is None and not stored["evidence"].startswith("undecided"):
+        return None
+    return Verdict(stored["equal"], f"{stored['evidence']} (cached)", counterexample)
+
+
+def _constants_text(case: Case) -> str:
+    return ", ".join(f"{c.name}={c.value!r}" for c in case.constants)
+
+
+def _bits(bits: float) -> float:
+    """Certified bits for reports: exact entries count as 4096 (the precision cap), nan stays nan."""
+    return float(min(bits, CAP_BITS)) if not np.isnan(bits) else float("nan")
 
 
 def _apply_xfail(rows: list[Result], reason: str) -> list[Result]:

@@ -33,6 +33,8 @@ TOP_LEVEL = {
             "(with -N appended for the Nth document of a multi-document file).",
     "description": "Free text about what the case checks; shown in reports.",
     "tags": "Labels for selecting cases (`-k`, pytest marks): a list of strings, or one string.",
+    "constants": "Named exact constants usable in every expression (not differentiated; shown in reports), "
+                 "e.g. {beta: 2, eps: 1e-5}.",
     "variables": "The case's inputs, in order: a list of names, or a map from name to its sampling interval "
                  "and shape.",
     "functions": "The functions to verify, by name, in order; a definition may call functions defined above it.",
@@ -137,7 +139,7 @@ def _definitions() -> dict[str, Any]:
         },
         "function": {
             "description": "A string (a scalar function of the case variables), a list (a vector-valued one), or "
-                           "a map {args, expr, impl} with its own arguments.",
+                           "a map {args, let, expr, impl} with its own arguments.",
             "anyOf": [
                 {"$ref": "#/$defs/nested_expressions"},
                 {
@@ -150,6 +152,13 @@ def _definitions() -> dict[str, Any]:
                             "description": "The function's own arguments, written like variables; one named like a "
                                            "case variable takes its spec unless it gives its own. Default: the case "
                                            "variables.",
+                        },
+                        "let": {
+                            "type": "object",
+                            "propertyNames": {"$ref": "#/$defs/name"},
+                            "additionalProperties": {"$ref": "#/$defs/expression"},
+                            "description": "Local names for subexpressions, evaluated in order: each may use the "
+                                           "ones before it, and expr may use them all; e.g. {m: mean(x), c: x - m}.",
                         },
                         "expr": {"$ref": "#/$defs/nested_expressions", "description": "The exact definition."},
                         "impl": {
@@ -222,6 +231,11 @@ def build_schema() -> dict[str, Any]:
         "name": {"type": "string", "pattern": "^(?![\\s\\S]*::)[\\s\\S]*\\S[\\s\\S]*$"},
         "description": {"type": "string"},
         "tags": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "constants": {
+            "type": "object",
+            "propertyNames": {"$ref": "#/$defs/name"},
+            "additionalProperties": {"type": "number"},
+        },
         "variables": {"$ref": "#/$defs/variables"},
         "functions": {
             "type": "object",

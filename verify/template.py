@@ -37,6 +37,9 @@ description: a scalar function with its gradient and Hessian, and the chain rule
 # tags: labels for selecting cases (python -m verify -k TAG, pytest marks).
 tags: [example]
 
+# constants: named exact numbers usable in every expression (not differentiated; shown in reports).
+# constants: {beta: 2, eps: 1e-5}
+
 # variables (required): the case's inputs, in order. Either a list of names, [x, y], each sampled
 # in [-1, 1], or a map name -> {low, high, shape}: the sampling interval and, for a vector or a
 # matrix, shape: [n] or [m, n] (its entries are written v[0], A[1, 2] in expressions).
@@ -50,7 +53,8 @@ variables:
 #   a list of strings      a vector-valued function of the case variables  F: [x + y, x*y]
 #   {args, expr, impl}     its own arguments (written like variables) and expression, and
 #                          optionally impl: module:callable, a torch function verified against
-#                          expr (imported from the working directory)
+#                          expr (imported from the working directory), and let: {m: mean(v),
+#                          c: v - m}, local names evaluated in order before expr
 # A call whose values do not match the callee's arguments one to one spreads them over its scalar
 # arguments: F(G(x, y)) passes G's 2 outputs as F's 2 arguments.
 # The expression language (parsed, never evaluated): numbers, pi, E, + - * / ** and @ (matrix
@@ -68,7 +72,7 @@ functions:
 #   value       its values, exact vs torch
 #   jacobian    its Jacobian (rows: outputs, columns: inputs), exact vs torch autograd
 #   gradient    as jacobian, for a scalar function
-#   hessian     the Hessian of a scalar function
+#   hessian     the Hessian (of each output entry, for a vector- or matrix-valued function)
 #   chain_rule  a composition H = F(G(...)): the product of its stages' Jacobians, each at its
 #               own inputs, must equal J_H (symbolically and at every point)
 # and optionally:

@@ -136,6 +136,23 @@ FUNCTIONS = {
     "where": ("where(0.3 > 0, 1, 2)", 1.0), "sum": ("sum([1, 2, 3.5])", 6.5),
     "dot": ("dot([1, 2], [3, 4])", 11.0), "norm": ("norm([3, -4]) + norm([3, -4], 1)", 12.0),
     "trace": ("trace([[1, 2], [3, 4]])", 5.0),
+    "erfinv": ("erfinv(0.3)", float(scipy.special.erfinv(0.3))), "erfcinv": ("erfcinv(0.3)", float(scipy.special.erfcinv(0.3))),
+    "ndtr": ("ndtr(0.3)", float(scipy.special.ndtr(0.3))), "log_ndtr": ("log_ndtr(-8)", float(scipy.special.log_ndtr(-8))),
+    "ndtri": ("ndtri(0.3)", float(scipy.special.ndtri(0.3))), "sinc": ("sinc(0.3) + sinc(0)", float(np.sinc(0.3)) + 1),
+    "i0": ("i0(0.3)", float(scipy.special.i0(0.3))), "i1": ("i1(0.3)", float(scipy.special.i1(0.3))),
+    "i0e": ("i0e(-2.5)", float(scipy.special.i0e(-2.5))), "i1e": ("i1e(-2.5)", float(scipy.special.i1e(-2.5))),
+    "polygamma": ("polygamma(2, 0.3)", float(scipy.special.polygamma(2, 0.3))),
+    "xlogy": ("xlogy(0.3, 0.7) + xlogy(0, 0)", float(scipy.special.xlogy(0.3, 0.7))),
+    "xlog1py": ("xlog1py(0.3, 0.7)", float(scipy.special.xlog1py(0.3, 0.7))),
+    "logit": ("logit(0.3)", float(scipy.special.logit(0.3))),
+    "floor": ("floor(-0.3)", -1.0), "ceil": ("ceil(-0.3)", 0.0), "trunc": ("trunc(-1.3)", -1.0),
+    "frac": ("frac(-1.25)", -0.25), "fmod": ("fmod(-3, 2)", -1.0), "remainder": ("remainder(-3, 2)", 1.0),
+    "mean": ("mean([1, 2, 6])", 3.0), "prod": ("prod([1, 2, 6])", 12.0),
+    "softmax": ("softmax([0.3, -0.7])[0]", 1 / (1 + math.exp(-1.0))),
+    "log_softmax": ("log_softmax([0.3, -0.7])[1]", -1.0 - math.log1p(math.exp(-1.0))),
+    "logsumexp": ("logsumexp([0.3, -0.7])", 0.3 + math.log1p(math.exp(-1.0))),
+    "det": ("det([[1, 2], [3, 4]])", -2.0), "inv": ("inv([[1, 2], [3, 4]])[1, 0]", 1.5),
+    "solve": ("solve([[2, 0], [0, 4]], [1, 2])[1]", 0.5),
 }
 
 
@@ -155,13 +172,33 @@ def test_every_function_name_is_accepted_and_means_what_it_says(name):
     assert float(sympy.N(value, 30)) == pytest.approx(reference, rel=1e-12, abs=1e-15)
 
 
-@pytest.mark.parametrize("name", sorted(set(ELEMENTWISE) - {"atan2", "min", "max"}))
+TWO_ARGUMENTS = {"atan2", "min", "max", "xlogy", "xlog1py", "fmod", "remainder", "polygamma"}
+
+
+@pytest.mark.parametrize("name", sorted(set(ELEMENTWISE) - TWO_ARGUMENTS))
 def test_elementwise_functions_map_over_vectors(name):
     value = compile_text(f"{name}(v)")
     assert value.shape == (3,)
     single = compile_text(f"{name}(x)")[()]
     for i in range(3):
         assert value[i] == single.subs(x, entry("v", i))
+
+
+@pytest.mark.parametrize("name", sorted(TWO_ARGUMENTS - {"min", "max", "atan2", "polygamma"}))
+def test_two_argument_functions_broadcast(name):
+    value = compile_text(f"{name}(v, x)")
+    assert value.shape == (3,)
+    single = compile_text(f"{name}(y, x)")[()]
+    for i in range(3):
+        assert value[i] == single.subs(y, entry("v", i))
+
+
+def test_polygamma_takes_a_non_negative_integer_literal_order(write_case):
+    assert compile_text("polygamma(2, v)").shape == (3,)
+    with pytest.raises(CaseError, match="order of polygamma must be a non-negative integer literal"):
+        compile_text("polygamma(x, v)")
+    with pytest.raises(CaseError, match="non-negative integer"):
+        compile_text("polygamma(-1, x)")
 
 
 # -- shapes --------------------------------------------------------------------------------------

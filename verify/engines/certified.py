@@ -164,9 +164,20 @@ def _helpers(hull: bool) -> dict[str, Callable[..., Any]]:
             return arb.nan()
         return arb(0)
 
+    def jump(state: _State, rule: str, fn: Callable[..., Any], *args: Any) -> Any:
+        # a step function (floor, fmod, ...) on one of its jumps: the sides differ, so in a
+        # derivative (hull) the point is on a branch boundary; as a value it is torch's convention
+        quotient = args[0] if rule.startswith("x!") or rule == "x" else args[0] / args[1]
+        if hull:
+            on_jump = quotient.is_exact() and quotient.is_integer() and not (rule.endswith("!0") and quotient.is_zero())
+            if on_jump:
+                state.boundary = state.boundary or "a step (floor, ceil, trunc, frac, fmod, remainder)"
+                return arb.nan()
+        return fn(state, *args)
+
     return {
         "_cmp": compare, "_and": logical_and, "_or": logical_or, "_not": logical_not, "_pw": piecewise,
-        "_sign": sign, "_heaviside": heaviside, "_dirac": dirac,
+        "_sign": sign, "_heaviside": heaviside, "_dirac": dirac, "_jump": jump,
     }
 
 
@@ -183,9 +194,10 @@ class _Emitter:
     entries); nodes used once are inlined into their parent.
     """
 
-    def __init__(self, symbols: Sequence[sympy.Symbol], heads: dict[type, str]) -> None:
+    def __init__(self, symbols: Sequence[sympy.Symbol], heads: dict[type, str], jumps: dict[type, str]) -> None:
         self.names = {s: f"x{i}" for i, s in enumerate(symbols)}
         self.heads = heads
+        self.jumps = jumps
         self.constants: list[sympy.Basic] = []
         self._constant_index: dict[sympy.Basic, int] = {}
         self.lines: list[str] = []
@@ -271,6 +283,9 @@ class _Emitter:
         head = self.heads.get(type(node)) or self.heads.get(node.func)  # type: ignore[call-overload]
         if head is None:
             raise EngineError(f"the certified reference cannot evaluate {type(node).__name__} (in {node})")
+        rule = self.jumps.get(type(node))
+        if rule:
+            return f"_jump(S, {rule!r}, {head}, {', '.join(args)})"
         return f"{head}(S, {', '.join(args)})"
 
 
@@ -388,7 +403,7 @@ class ArbProgram:
 
     def __init__(self, entries: np.ndarray, symbols: Sequence[sympy.Symbol], guards: Sequence[np.ndarray] = (),
                  hull: bool = False) -> None:
-        from verify.functions import arb_table
+        from verify.functions import arb_table, jump_rules
 
         self.shape = tuple(np.asarray(entries).shape)
         self.n_inputs = len(symbols)
@@ -397,7 +412,7 @@ class ArbProgram:
         guard_flat = [sympy.sympify(e) for g in guards for e in np.asarray(g, dtype=object).reshape(-1)]
         self.n_entries = len(flat)
         heads = {head: name for name, (head, _) in arb_table().items()}
-        emitter = _Emitter(symbols, heads)
+        emitter = _Emitter(symbols, heads, jump_rules())
         texts = emitter.emit([*flat, *guard_flat])
         arguments = ", ".join(["C", "S", *(f"x{i}" for i in range(self.n_inputs))])
         source = "\n".join([f"def _program({arguments}):", *emitter.lines, f"    return ({', '.join(texts)},)"])

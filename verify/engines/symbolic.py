@@ -9,7 +9,7 @@ import sympy
 
 from verify.cache import DerivationCache
 from verify.expr import CallTree
-from verify.model import CompiledFunction, Model
+from verify.model import CompiledFunction, Model, derivative_shape
 
 __all__ = ["SymbolicEngine", "jacobian_of"]
 
@@ -103,9 +103,9 @@ class SymbolicEngine:
         return self.jacobian(function).reshape(-1)
 
     def hessian(self, function: CompiledFunction) -> np.ndarray:
-        """The exact (inputs x inputs) Hessian of a scalar function."""
-        return self._cached((function.name, "hessian"),
-                            lambda: jacobian_of(self.gradient(function), function.flat_symbols))
+        """The exact Hessian: (inputs x inputs) for a scalar function, (outputs x inputs x inputs) otherwise."""
+        return self._cached((function.name, "hessian"), lambda: jacobian_of(
+            self.gradient(function), function.flat_symbols).reshape(derivative_shape("hessian", function)))
 
     def chain_product(self, function: CompiledFunction) -> np.ndarray:
         """J_F(G(x)) . J_G(x) . ... for a composition, each stage's Jacobian at its own inputs."""
