@@ -189,6 +189,14 @@ def _arb_trunc(x: Any) -> Any:
     return abs(x).floor() * x.sgn()
 
 
+def _arb_round(x: Any) -> Any:
+    half = x + type(x)(1) / 2
+    down = half.floor()
+    if half.is_exact() and half.is_integer() and not (down / 2).is_integer():
+        return down - 1  # a tie goes to the even neighbour
+    return down
+
+
 def _arb_logsumexp(*args: Any) -> Any:
     total = args[0].exp()
     for arg in args[1:]:
@@ -284,6 +292,8 @@ ROWS: tuple[Row, ...] = (
         usage="ceil(x)", jumps="x"),
     Row("trunc", (1,), special.trunc, (special.trunc,), "trunc", _arb_trunc, docs="x rounded toward 0",
         usage="trunc(x)", jumps="x!0"),
+    Row("round", (1,), special.round_half_even, (special.round_half_even,), "round", _arb_round,
+        docs="nearest integer, ties to even (torch.round)", usage="round(x)", jumps="x+1/2"),
     Row("frac", (1,), special.frac, (special.frac,), "frac", lambda x: x - _arb_trunc(x), docs="x - trunc(x)",
         usage="frac(x)", jumps="x!0"),
     Row("fmod", (2,), special.fmod, (special.fmod,), "fmod", lambda x, y: x - _arb_trunc(x / y) * y, "y != 0",

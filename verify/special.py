@@ -12,7 +12,7 @@ import sympy
 
 __all__ = [
     "ceil", "erfcinv", "floor", "fmod", "frac", "i0e", "i1e", "log_ndtr", "logit", "logsumexp", "ndtr", "ndtri", "remainder",
-    "sinc", "sinc_derivative", "trunc", "xlog1py", "xlogy",
+    "round_half_even", "sinc", "sinc_derivative", "trunc", "xlog1py", "xlogy",
 ]
 
 _SQRT_2PI = sympy.sqrt(2 * sympy.pi)
@@ -162,6 +162,10 @@ class ceil(_Step):  # noqa: N801
 
 class trunc(_Step):  # noqa: N801
     """x rounded toward 0 (torch.trunc)."""
+
+
+class round_half_even(_Step):  # noqa: N801
+    """x rounded to the nearest integer, ties to even (torch.round)."""
 
 
 class frac(_Real):  # noqa: N801

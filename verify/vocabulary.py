@@ -15,7 +15,7 @@ FUNCTION_NAMES = (
     "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
     "exp", "log", "log1p", "expm1", "sqrt", "abs", "sign", "erf", "erfc", "gamma", "lgamma", "digamma",
     "sigmoid", "softplus", "relu", "min", "max", "erfinv", "erfcinv", "ndtr", "log_ndtr", "ndtri", "sinc", "i0",
-    "i1", "i0e", "i1e", "polygamma", "xlogy", "xlog1py", "logit", "floor", "ceil", "trunc", "frac", "fmod",
+    "i1", "i0e", "i1e", "polygamma", "xlogy", "xlog1py", "logit", "floor", "ceil", "trunc", "round", "frac", "fmod",
     "remainder", "where", "sum", "dot", "norm", "trace", "mean", "prod", "softmax", "log_softmax", "logsumexp",
     "det", "inv", "solve",
 )

@@ -50,7 +50,7 @@ def test_each_unary_row_evaluates_where_scipy_says(row) -> None:
                  "erfinv": special.erfinv, "erfcinv": special.erfcinv, "ndtr": special.ndtr,
                  "log_ndtr": special.log_ndtr, "ndtri": special.ndtri, "sinc": np.sinc, "i0": special.i0,
                  "i1": special.i1, "i0e": special.i0e, "i1e": special.i1e, "logit": special.logit,
-                 "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "frac": lambda t: t - np.trunc(t)}
+                 "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "round": np.round, "frac": lambda t: t - np.trunc(t)}
     points = {"acosh": [1.3, 2.0, 3.5], "erfinv": [0.3, 0.7, -0.5], "ndtri": [0.3, 0.7, 0.05], "logit": [0.3, 0.7, 0.05],
               }.get(row.name, [0.3, 0.7, 1.5])
     points = np.array(points).reshape(-1, 1)

@@ -146,6 +146,7 @@ FUNCTIONS = {
     "xlog1py": ("xlog1py(0.3, 0.7)", float(scipy.special.xlog1py(0.3, 0.7))),
     "logit": ("logit(0.3)", float(scipy.special.logit(0.3))),
     "floor": ("floor(-0.3)", -1.0), "ceil": ("ceil(-0.3)", 0.0), "trunc": ("trunc(-1.3)", -1.0),
+    "round": ("round(2.5) + round(-0.5) + round(1.7)", 4.0),
     "frac": ("frac(-1.25)", -0.25), "fmod": ("fmod(-3, 2)", -1.0), "remainder": ("remainder(-3, 2)", 1.0),
     "mean": ("mean([1, 2, 6])", 3.0), "prod": ("prod([1, 2, 6])", 12.0),
     "softmax": ("softmax([0.3, -0.7])[0]", 1 / (1 + math.exp(-1.0))),

@@ -167,7 +167,10 @@ def _helpers(hull: bool) -> dict[str, Callable[..., Any]]:
     def jump(state: _State, rule: str, fn: Callable[..., Any], *args: Any) -> Any:
         # a step function (floor, fmod, ...) on one of its jumps: the sides differ, so in a
         # derivative (hull) the point is on a branch boundary; as a value it is torch's convention
-        quotient = args[0] if rule.startswith("x!") or rule == "x" else args[0] / args[1]
+        if rule == "x+1/2":
+            quotient = args[0] + arb(1) / 2
+        else:
+            quotient = args[0] if rule.startswith("x!") or rule == "x" else args[0] / args[1]
         if hull:
             on_jump = quotient.is_exact() and quotient.is_integer() and not (rule.endswith("!0") and quotient.is_zero())
             if on_jump:
