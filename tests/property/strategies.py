@@ -126,15 +126,34 @@ _UNARY: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray
     "abs": (np.abs, np.sign),
     "relu": (lambda t: np.maximum(t, 0), lambda t: (t > 0).astype(float)),
     "sign": (np.sign, np.zeros_like),
+    "erfinv": (special.erfinv, lambda t: math.sqrt(math.pi) / 2 * np.exp(special.erfinv(t) ** 2)),
+    "erfcinv": (special.erfcinv, lambda t: -math.sqrt(math.pi) / 2 * np.exp(special.erfcinv(t) ** 2)),
+    "ndtr": (special.ndtr, lambda t: np.exp(-(t**2) / 2) / math.sqrt(2 * math.pi)),
+    "log_ndtr": (special.log_ndtr, lambda t: np.exp(-(t**2) / 2 - special.log_ndtr(t)) / math.sqrt(2 * math.pi)),
+    "ndtri": (special.ndtri, lambda t: math.sqrt(2 * math.pi) * np.exp(special.ndtri(t) ** 2 / 2)),
+    "sinc": (np.sinc, lambda t: (np.cos(np.pi * t) - np.sinc(t)) / t),
+    "i0": (special.i0, special.i1),
+    "i1": (special.i1, lambda t: (special.i0(t) + special.iv(2, t)) / 2),
+    "i0e": (special.i0e, lambda t: special.i1e(t) - special.i0e(t)),
+    "i1e": (special.i1e, lambda t: (special.i0e(t) + special.ive(2, t)) / 2 - special.i1e(t)),
+    "logit": (special.logit, lambda t: 1 / (t * (1 - t))),
+    "floor": (np.floor, np.zeros_like),
+    "ceil": (np.ceil, np.zeros_like),
+    "trunc": (np.trunc, np.zeros_like),
+    "round": (np.round, np.zeros_like),
+    "frac": (lambda t: t - np.trunc(t), np.ones_like),
 }
 
 # Where each function is smooth and well-conditioned: a symmetric bound |a| <= c, or an interval.
 _SYMMETRIC = {"tan": 1.2, "asin": 0.75, "acos": 0.75, "atanh": 0.75, "exp": 2.5, "expm1": 2.5, "sinh": 2.5,
-              "cosh": 2.5}
+              "cosh": 2.5, "erfinv": 0.75, "i0": 3.0, "i1": 3.0}
 _INTERVAL = {"log": (0.5, math.inf), "sqrt": (0.25, math.inf), "acosh": (1.5, math.inf), "log1p": (-0.5, math.inf),
-             "gamma": (0.5, 5.0), "lgamma": (0.5, 5.0), "digamma": (0.5, 5.0)}
-_ANYWHERE = ("sin", "cos", "atan", "tanh", "asinh", "erf", "erfc", "sigmoid", "softplus")
-_KINKED = ("abs", "relu", "sign")
+             "gamma": (0.5, 5.0), "lgamma": (0.5, 5.0), "digamma": (0.5, 5.0), "erfcinv": (0.2, 1.8),
+             "ndtri": (0.05, 0.95), "logit": (0.05, 0.95), "i0e": (0.25, 10.0), "i1e": (0.25, 10.0),
+             # sinc away from 0: torch's float32 derivative near 0 is a torch finding (cases/torch_functions)
+             "sinc": (0.25, 3.0)}
+_ANYWHERE = ("sin", "cos", "atan", "tanh", "asinh", "erf", "erfc", "sigmoid", "softplus", "ndtr", "log_ndtr")
+_KINKED = ("abs", "relu", "sign", "floor", "ceil", "trunc", "round", "frac")
 SMOOTH_FUNCTIONS = (*_ANYWHERE, *_SYMMETRIC, *_INTERVAL)
 
 
@@ -395,6 +414,8 @@ _TRIGAMMA = {1: ("digamma",), 2: ("digamma", "lgamma", "gamma")}
 
 # Every function of the language that the generator uses (a test compares it with verify.functions).
 COVERED_FUNCTIONS = frozenset({*SMOOTH_FUNCTIONS, *_KINKED, "atan2", "log", "min", "max", "where"})
+NOT_GENERATED = frozenset({"xlogy", "xlog1py", "fmod", "remainder", "polygamma"})
+"""Two-argument or order-literal functions the strategies do not draw (cases/elementary and tests/language cover them)."""
 
 _KINDS = ("unary", "unary", "unary", "add", "sub", "mul", "div", "neg", "power", "atan2", "log_base", "minmax",
           "where", "kinked")
