@@ -8,8 +8,11 @@ batched over points with vmap.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import operator
+import re
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
@@ -18,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy
-from sympy.codegen.cfunctions import expm1, log1p
 
+from verify.engines.lowering import ImplSource, Program, lower
 from verify.errors import EngineError
-from verify.functions import relu, sigmoid, softplus
+from verify.functions import torch_table
 
 if TYPE_CHECKING:
     import torch
@@ -81,31 +84,65 @@ def _fn(path: str) -> Callable[..., Any]:
         return target(*args)
 
     call.__name__ = path
+    call.torch_path = path  # type: ignore[attr-defined]  # the generated program calls torch's function directly
     return call
 
 
-# The one mapping from SymPy heads to torch. Every function of the expression language reaches
-# torch through this table; tests check that each language function has an entry.
-LOWERING: Mapping[type, Callable[..., Any]] = {
-    sympy.Add: lambda *a: functools.reduce(operator.add, a),
-    sympy.Mul: lambda *a: functools.reduce(operator.mul, a),
-    sympy.sin: _fn("sin"), sympy.cos: _fn("cos"), sympy.tan: _fn("tan"),
-    sympy.asin: _fn("asin"), sympy.acos: _fn("acos"), sympy.atan: _fn("atan"), sympy.atan2: _fn("atan2"),
-    sympy.sinh: _fn("sinh"), sympy.cosh: _fn("cosh"), sympy.tanh: _fn("tanh"),
-    sympy.asinh: _fn("asinh"), sympy.acosh: _fn("acosh"), sympy.atanh: _fn("atanh"),
-    sympy.exp: _fn("exp"), sympy.log: _fn("log"), log1p: _fn("log1p"), expm1: _fn("expm1"),
-    sympy.Abs: _fn("abs"), sympy.sign: _fn("sign"),
-    sympy.erf: _fn("erf"), sympy.erfc: _fn("erfc"),
-    sympy.gamma: _gamma, sympy.loggamma: _fn("lgamma"), sympy.polygamma: _polygamma,
-    sympy.digamma: _fn("special.digamma"),
-    sigmoid: _fn("sigmoid"), softplus: _softplus, relu: _fn("relu"),
-    sympy.Min: _reduce("minimum"), sympy.Max: _reduce("maximum"),
-    sympy.Piecewise: _piecewise,
-    sympy.StrictLessThan: _fn("lt"), sympy.LessThan: _fn("le"),
-    sympy.StrictGreaterThan: _fn("gt"), sympy.GreaterThan: _fn("ge"),
-    sympy.Equality: _fn("eq"), sympy.Unequality: _fn("ne"),
-    sympy.And: _reduce("logical_and"), sympy.Or: _reduce("logical_or"),
+def _erfcinv(x: Any) -> Any:
+    # torch has no erfcinv; erfinv(1 - x) would lose every digit for small x, ndtri does not
+    torch = _torch()
+    return -torch.special.ndtri(x / 2) / math.sqrt(2.0)
+
+
+def _besseli(order: Any, x: Any) -> Any:
+    torch = _torch()
+    functions = {0: torch.special.i0, 1: torch.special.i1}
+    number = int(order.item()) if hasattr(order, "item") else int(order)
+    if number not in functions:
+        raise NotImplementedError(f"no torch lowering for besseli of order {number} (orders 0 and 1: i0, i1)")
+    return functions[number](x)
+
+
+def _logsumexp(*args: Any) -> Any:
+    torch = _torch()
+    return torch.logsumexp(torch.stack(torch.broadcast_tensors(*args)), 0)
+
+
+# verify's own torch helpers, named in the registry's torch column as "@name"
+_HELPERS: Mapping[str, Callable[..., Any]] = {
+    "gamma": _gamma, "softplus": _softplus, "polygamma": _polygamma, "erfcinv": _erfcinv, "besseli": _besseli,
+    "logsumexp": _logsumexp, "minimum": _reduce("minimum"), "maximum": _reduce("maximum"),
 }
+
+
+def _lowering() -> dict[type, Callable[..., Any]]:
+    """SymPy heads -> torch: the registry's torch column, plus arithmetic and the `where` machinery."""
+    table: dict[type, Callable[..., Any]] = {
+        sympy.Add: lambda *a: functools.reduce(operator.add, a),
+        sympy.Mul: lambda *a: functools.reduce(operator.mul, a),
+        sympy.Piecewise: _piecewise,
+        sympy.StrictLessThan: _fn("lt"), sympy.LessThan: _fn("le"),
+        sympy.StrictGreaterThan: _fn("gt"), sympy.GreaterThan: _fn("ge"),
+        sympy.Equality: _fn("eq"), sympy.Unequality: _fn("ne"),
+        sympy.And: _reduce("logical_and"), sympy.Or: _reduce("logical_or"),
+    }
+    for head, name in torch_table().items():
+        table[head] = _HELPERS[name[1:]] if name.startswith("@") else _fn(name)
+    return table
+
+
+# The one mapping from SymPy heads to torch, built from the registry (verify.functions.ROWS).
+# Every function of the expression language reaches torch through this table; tests check that
+# each language function has an entry.
+LOWERING: Mapping[type, Callable[..., Any]] = _lowering()
+
+
+def lower_function(function: CompiledFunction) -> Program:
+    """The generated torch program of `function`'s entries (over its arguments and impl-call results)."""
+    entries = function.lowered_entries if function.lowered_entries is not None else function.entries
+    impls = tuple(ImplSource(call.function, tuple((tuple(v.reshape(-1)), tuple(v.shape)) for v in call.args),
+                             tuple(call.result.reshape(-1))) for call in function.impl_calls)
+    return lower(list(entries.reshape(-1)), function.flat_symbols, LOWERING, impls)
 
 
 def resolve_device(device: str) -> str | None:
@@ -118,104 +155,6 @@ def resolve_device(device: str) -> str | None:
     return device
 
 
-_WIDE = 4  # sums with at least this many terms are lowered as vector ops
-
-
-class _Lowering:
-    """Turns SymPy expressions into torch tensors for one dtype and device, sharing subexpressions."""
-
-    def __init__(self, dtype: torch.dtype, device: str) -> None:
-        self.torch = _torch()
-        self.dtype = dtype
-        self.device = device
-        self._constants: dict[sympy.Basic, Any] = {}
-
-    def prepare(self, expressions: list[sympy.Basic]) -> None:
-        """Creates the constants of `expressions` now, outside any torch.func transform.
-
-        A tensor created inside a transform and cached for a later call would belong to a
-        transform level that no longer exists ("escaped" tensors): constants are made up front.
-        """
-        for expr in expressions:
-            for atom in expr.atoms(sympy.Number, sympy.NumberSymbol):
-                self._constants.setdefault(atom, self._tensor(atom))
-
-    def _tensor(self, value: sympy.Basic) -> Any:
-        try:
-            number = float(value)
-        except OverflowError:  # an exact constant beyond float range, e.g. 10**600
-            number = float("inf") if value > 0 else float("-inf")
-        return self.torch.tensor(number, dtype=self.dtype, device=self.device)
-
-    def constant(self, value: sympy.Basic) -> Any:
-        prepared = self._constants.get(value)
-        return prepared if prepared is not None else self._tensor(value)  # made per call, never cached
-
-    def lower(self, expr: sympy.Basic, env: dict[sympy.Basic, Any]) -> Any:
-        if expr in env:
-            return env[expr]
-        if expr.is_Number or expr in (sympy.pi, sympy.E) or expr.is_NumberSymbol:
-            result = self.constant(expr)
-        elif expr is sympy.true:
-            result = True
-        elif expr is sympy.false:
-            result = False
-        elif isinstance(expr, sympy.Pow):
-            result = self.power(expr, env)
-        elif isinstance(expr, sympy.Add) and len(expr.args) >= _WIDE:
-            result = self.wide_sum(expr.args, env)
-        elif isinstance(expr, sympy.Piecewise):
-            result = _piecewise(*[(self.lower(v, env), self.condition(c, env)) for v, c in expr.args])
-        else:
-            head = LOWERING.get(type(expr)) or LOWERING.get(expr.func)  # type: ignore[call-overload]
-            if head is None:
-                raise NotImplementedError(f"no torch lowering for {type(expr).__name__} in {expr}")
-            result = head(*(self.lower(arg, env) for arg in expr.args))
-        env[expr] = result
-        return result
-
-    def wide_sum(self, terms: tuple[sympy.Basic, ...], env: dict[sympy.Basic, Any]) -> Any:
-        """A long sum as a few vector ops (stack, multiply, sum) instead of one op per term.
-
-        Rows of a matrix product are sums of two-factor products: one stacked multiply replaces
-        2k scalar ops, which is what makes wide Jacobians fast under jacfwd.
-        """
-        torch = self.torch
-        pairs = [t.args for t in terms if isinstance(t, sympy.Mul) and len(t.args) == 2]
-        rest = [t for t in terms if not (isinstance(t, sympy.Mul) and len(t.args) == 2)]
-        total = None
-        if len(pairs) >= _WIDE:
-            left = torch.stack(torch.broadcast_tensors(*[self.lower(a, env) for a, _ in pairs]))
-            right = torch.stack(torch.broadcast_tensors(*[self.lower(b, env) for _, b in pairs]))
-            total = (left * right).sum(0)
-        else:
-            rest = list(terms)
-        if rest:
-            parts = torch.stack(torch.broadcast_tensors(*[self.lower(t, env) for t in rest])).sum(0)
-            total = parts if total is None else total + parts
-        return total
-
-    def condition(self, condition: sympy.Basic, env: dict[sympy.Basic, Any]) -> Any:
-        if condition is sympy.true:
-            return True
-        return self.lower(condition, env)
-
-    def power(self, expr: sympy.Pow, env: dict[sympy.Basic, Any]) -> Any:
-        base, exponent = expr.args
-        torch = self.torch
-        if exponent == sympy.Rational(1, 2):
-            return torch.sqrt(self.lower(base, env))
-        if exponent == sympy.Rational(-1, 2):
-            return torch.rsqrt(self.lower(base, env))
-        if exponent == -1:
-            return torch.reciprocal(self.lower(base, env))
-        if exponent.is_Integer:
-            return torch.pow(self.lower(base, env), int(exponent))
-        if base is sympy.E:
-            return torch.exp(self.lower(exponent, env))
-        return torch.pow(self.lower(base, env), self.lower(exponent, env))
-
-
 class TorchFunction:
     """A function as torch computes it for one point: flat inputs (n,) -> flat outputs (m,).
 
@@ -223,18 +162,20 @@ class TorchFunction:
     """
 
     def __init__(self, function: CompiledFunction, dtype: torch.dtype, device: str,
-                 impls: Mapping[str, Callable[..., Any]], model: Model) -> None:
+                 impls: Mapping[str, Callable[..., Any]], model: Model, program: Program | None = None) -> None:
         self.function = function
         self.torch = _torch()
-        self.lowering = _Lowering(dtype, device)
+        self.dtype = dtype
+        self.device = device
         self.impls = impls
         self.model = model
         self.sizes = [math.prod(a.shape) for a in function.args]
         self.shapes = [a.shape for a in function.args]
-        entries = function.lowered_entries if function.lowered_entries is not None else function.entries
-        self._replacements, self._outputs = sympy.cse(list(entries.reshape(-1)), order="none")
-        calls = [e for call in function.impl_calls for value in call.args for e in value.reshape(-1)]
-        self.lowering.prepare([expr for _, expr in self._replacements] + list(self._outputs) + calls)
+        self._lowered: Callable[[Any], Any] | None = None
+        if function.name not in impls:
+            self.program = program if program is not None else lower_function(function)
+            # bound here, outside any transform: the program's constants are tensors of this dtype and device
+            self._lowered = self.program.bind(dtype, device, LOWERING, self.call_impl)
 
     def split(self, z: Any) -> list[Any]:
         """The per-argument tensors of one point's flat input vector."""
@@ -279,35 +220,19 @@ class TorchFunction:
     def check_dtype_device(self, where: str, result: Any) -> None:
         """An impl's output must be in the check's dtype and on its device: a float64 result would
         make a float32 check pass on float64 arithmetic."""
-        expected = self.torch.device(self.lowering.device)
+        expected = self.torch.device(self.device)
         device = result.device
-        if result.dtype != self.lowering.dtype or device.type != expected.type or (
+        if result.dtype != self.dtype or device.type != expected.type or (
                 expected.index is not None and device.index != expected.index):
             raise EngineError(f"{where} returned a {str(result.dtype).removeprefix('torch.')} tensor on {device}, "
-                              f"but the check computes in {str(self.lowering.dtype).removeprefix('torch.')} on "
+                              f"but the check computes in {str(self.dtype).removeprefix('torch.')} on "
                               f"{expected}; return a tensor of its inputs' dtype and device (e.g. build constants "
                               "with x.new_tensor(...) or torch.zeros_like(x))")
 
     def __call__(self, z: Any) -> Any:
-        torch = self.torch
-        name = self.function.name
-        if name in self.impls:
-            return self.call_impl(name, self.split(z))
-        # one unbind, not n index ops: the backward of n separate z[i] would write n full-size gradients
-        env: dict[sympy.Basic, Any] = dict(zip(self.function.flat_symbols, z.unbind(0)))
-        for call in self.function.impl_calls:
-            arguments = [torch.stack([self.lowering.lower(e, env) for e in value.reshape(-1)]).reshape(value.shape)
-                         for value in call.args]
-            result = self.call_impl(call.function, arguments)
-            for k, symbol in enumerate(call.result.reshape(-1)):
-                env[symbol] = result[k]
-        for symbol, expr in self._replacements:
-            env[symbol] = self.lowering.lower(expr, env)
-        values = [self.lowering.lower(expr, env) for expr in self._outputs]
-        if not values:
-            return z.new_zeros((0,))
-        zero = z.new_zeros(())
-        return torch.stack([v if isinstance(v, torch.Tensor) and v.dim() == 0 else zero + v for v in values])
+        if self._lowered is None:
+            return self.call_impl(self.function.name, self.split(z))
+        return self._lowered(z)
 
 
 @contextmanager
@@ -331,7 +256,75 @@ def _torch_warnings_quiet() -> Any:
     `torch.jit.script` deprecation) are not the user's business; warnings from user code pass."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"torch(\.|$)")
+        # vmap's fallback for ops without a batching rule (log_ndtr, ...): verify's batching, not the user's code
+        warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet implemented")
         yield
+
+
+def _autograd_grad_without_dynamo(original: Callable[..., Any]) -> Callable[..., Any]:
+    """torch.func's `_autograd_grad` without its `import torch._dynamo` (about 1 s, once per process).
+
+    torch.func's vjp (hence jacrev) calls autograd.grad inside `torch._dynamo.compiled_autograd._disable()`,
+    which imports dynamo only to switch compiled autograd off around the call. The switch itself is
+    torch._C's `set_autograd_compiler`; this does the same switch without the import. Once dynamo is
+    loaded (a user's impl compiled something, say), torch's own function runs.
+    """
+
+    def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool = False,
+             create_graph: bool = True) -> tuple[Any, ...]:
+        if "torch._dynamo" in sys.modules:
+            return original(outputs, inputs, grad_outputs, retain_graph, create_graph)  # type: ignore[no-any-return]
+        torch = _torch()
+        if grad_outputs is None:
+            diff_outputs = tuple(out for out in outputs if out.requires_grad)
+        else:
+            pairs = tuple((out, go) for out, go in zip(outputs, grad_outputs) if out.requires_grad)
+            diff_outputs, grad_outputs = (tuple(zip(*pairs)) if pairs else ((), ()))  # type: ignore[assignment]
+        if not diff_outputs:
+            return tuple(torch.zeros_like(inp) for inp in inputs)
+        switch = torch._C._dynamo.compiled_autograd.set_autograd_compiler
+        prior = switch(None, False)
+        try:
+            grads = torch.autograd.grad(diff_outputs, inputs, grad_outputs, retain_graph=retain_graph,
+                                        create_graph=create_graph, allow_unused=True)
+        finally:
+            switch(*prior)
+        return tuple(torch.zeros_like(inp) if g is None else g for g, inp in zip(grads, inputs))
+
+    grad.verify_replacement = True  # type: ignore[attr-defined]
+    return grad
+
+
+_GRAD_PARAMETERS = ["outputs", "inputs", "grad_outputs", "retain_graph", "create_graph"]
+
+
+@contextmanager
+def _without_dynamo_import() -> Any:
+    """While verify transforms a function, torch.func's grad step runs without importing torch._dynamo.
+
+    Only where this torch's `_autograd_grad` has the signature the replacement was written for and
+    dynamo is not loaded yet; otherwise torch is left as it is.
+    """
+    try:
+        from torch._functorch import eager_transforms
+    except ImportError:  # pragma: no cover - another torch layout
+        yield
+        return
+    original = getattr(eager_transforms, "_autograd_grad", None)
+    compiled = getattr(getattr(getattr(_torch()._C, "_dynamo", None), "compiled_autograd", None),
+                       "set_autograd_compiler", None)
+    if ("torch._dynamo" in sys.modules or original is None or compiled is None
+            or getattr(original, "verify_replacement", False)
+            or list(inspect.signature(original).parameters) != _GRAD_PARAMETERS):
+        yield
+        return
+    replacement = _autograd_grad_without_dynamo(original)
+    eager_transforms._autograd_grad = replacement
+    try:
+        yield
+    finally:
+        if eager_transforms._autograd_grad is replacement:
+            eager_transforms._autograd_grad = original
 
 
 class ModeUnsupportedError(EngineError):
@@ -349,6 +342,24 @@ class Computed:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:160]
+
+
+_GAP_PATTERNS = (re.compile(r"derivative for (aten::\S+) is not implemented"),
+                 re.compile(r"Trying to use forward AD with (aten::\S+) that does not support it"))
+
+
+def _torch_gap(exc: BaseException) -> str:
+    """The skip reason when torch itself implements no derivative of an op (in any mode), else ''.
+
+    Reverse and forward mode report such a gap differently; the reason names the op the same
+    way in every mode, so a check gets one reason, not an error here and a skip there.
+    """
+    for pattern in _GAP_PATTERNS:
+        found = pattern.search(str(exc))
+        if found:
+            return (f"torch implements no derivative of {found.group(1)}, which this check needs "
+                    f"(derivative for {found.group(1)} is not implemented)")
+    return ""
 
 
 def _missing_forward_rule(exc: BaseException) -> bool:
@@ -374,6 +385,7 @@ class TorchEngine:
         self.chunk_size = chunk_size
         self._impls: dict[str, Callable[..., Any]] = {}
         self._functions: dict[tuple[str, str, str], TorchFunction] = {}
+        self._programs: dict[str, Program] = {}  # generated once per function, bound per dtype and device
 
     def impls_for(self, function: CompiledFunction) -> dict[str, Callable[..., Any]]:
         """The implementations `function` is computed from, imported on first use."""
@@ -391,7 +403,7 @@ class TorchEngine:
         """Points per vmap chunk: at most `chunk_size`, and few enough that one chunk's derivative
         values stay under MAX_CHUNK_VALUES, which bounds memory for wide Jacobians and Hessians."""
         per_point = {"value": function.n_outputs, "jacobian": function.n_outputs * function.n_inputs,
-                     "hessian": function.n_inputs**2}[kind]
+                     "hessian": function.n_outputs * function.n_inputs**2}[kind]
         bound = max(1, MAX_CHUNK_VALUES // max(1, per_point))
         return bound if self.chunk_size is None else min(self.chunk_size, bound)
 
@@ -399,8 +411,11 @@ class TorchEngine:
         key = (function.name, dtype, device)
         if key not in self._functions:
             torch = _torch()
-            self._functions[key] = TorchFunction(function, getattr(torch, dtype), device, self.impls_for(function),
-                                                 self.model)
+            impls = self.impls_for(function)
+            if function.name not in impls and function.name not in self._programs:
+                self._programs[function.name] = lower_function(function)
+            self._functions[key] = TorchFunction(function, getattr(torch, dtype), device, impls, self.model,
+                                                 self._programs.get(function.name))
         return self._functions[key]
 
     def evaluate(self, kind: str, function: CompiledFunction, points: np.ndarray, dtype: str, device: str,
@@ -411,14 +426,17 @@ class TorchEngine:
         torch = _torch()
         fn = self.torch_function(function, dtype, device)
         z = torch.as_tensor(points, dtype=getattr(torch, dtype), device=device)
-        per_point = _transform(fn, kind, mode)
-        with _precise_matmul(torch, device), _torch_warnings_quiet():
+        per_point = _transform(fn, kind, mode, scalar=function.n_outputs == 1 and not function.out_shape)
+        with _precise_matmul(torch, device), _torch_warnings_quiet(), _without_dynamo_import():
             try:
                 result = torch.func.vmap(per_point, chunk_size=self.chunk_for(kind, function))(z)
                 strategy = "vmap"
             except EngineError:
                 raise
             except Exception as batched:
+                gap = _torch_gap(batched)
+                if gap:
+                    raise ModeUnsupportedError(gap) from None
                 if not fn.impls:
                     raise
                 result, strategy = self._point_by_point(fn, per_point, z, kind, mode, batched)
@@ -454,18 +472,19 @@ class TorchEngine:
             return torch.stack(rows), f"torch.autograd point by point (torch.func failed: {_short(transformed)})"
 
 
-def _transform(fn: Callable[..., Any], kind: str, mode: str) -> Callable[..., Any]:
+def _transform(fn: Callable[..., Any], kind: str, mode: str, scalar: bool = True) -> Callable[..., Any]:
+    """The per-point torch.func transform; a Hessian of a vector function is (outputs, inputs, inputs)."""
     func = _torch().func
     if kind == "value":
         return fn
     if kind == "jacobian":
         return func.jacrev(fn) if mode == "rev" else func.jacfwd(fn)
 
-    def scalar(z: Any) -> Any:
+    def first(z: Any) -> Any:
         return fn(z)[0]
 
     outer = func.jacfwd if mode == "fwd" else func.jacrev
-    return outer(func.jacrev(scalar))
+    return outer(func.jacrev(first if scalar else fn))
 
 
 def _classic(fn: Callable[..., Any], z: Any, kind: str, mode: str) -> Any:
@@ -477,7 +496,11 @@ def _classic(fn: Callable[..., Any], z: Any, kind: str, mode: str) -> Any:
     if kind == "hessian":
         if mode == "fwd":  # forward-over-reverse needs torch.func; say so rather than mislabel a rev-over-rev
             raise NotImplementedError("forward-over-reverse Hessians need an impl that torch.func can transform")
-        return torch.autograd.functional.hessian(lambda zz: fn(zz)[0], z)
+        out = fn(z)
+        if out.numel() == 1:
+            return torch.autograd.functional.hessian(lambda zz: fn(zz)[0], z)
+        return torch.autograd.functional.jacobian(
+            lambda zz: torch.autograd.functional.jacobian(fn, zz, create_graph=True), z)
     if mode == "rev":
         return torch.autograd.functional.jacobian(fn, z, strategy="reverse-mode")
     import torch.autograd.forward_ad as fwad
