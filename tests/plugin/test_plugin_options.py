@@ -126,14 +126,14 @@ def test_no_impl_skips_and_imports_nothing(pytester: pytest.Pytester, monkeypatc
 def test_torch_internal_warnings_do_not_fail_a_strict_run(pytester: pytest.Pytester) -> None:
     # before: every item failed under -W error::DeprecationWarning (jacfwd's torch.jit.script deprecation)
     write(pytester, "poly.yaml", PASSING)
-    result = run(pytester, "-W", "error::DeprecationWarning", "--verify-no-cache")
+    result = run(pytester, "-W", "error::DeprecationWarning")
     result.assert_outcomes(passed=2)
     assert "jit" not in result.stdout.str()
 
 
 def test_the_users_own_warnings_pass_through(pytester: pytest.Pytester) -> None:
     impl_case(pytester, "plugin_noisy_impl", "noisy")
-    result = run(pytester, "--verify-no-cache")
+    result = run(pytester)
     outcomes = result.parseoutcomes()
     assert outcomes["passed"] == 1 and outcomes.get("warnings", 0) >= 1  # once per torch evaluation (value, gradient)
     result.stdout.fnmatch_lines(["*a warning of the user's own code*"])
@@ -152,8 +152,8 @@ def test_tb_line_prints_one_line_per_failure(pytester: pytest.Pytester) -> None:
             expect: [2*x, 2]
         points: {random: 4}
         """)
-    write(pytester, "broken.yaml", "name: broken\nvariables: [x\n")
-    result = run(pytester, "--tb=line", "--verify-no-cache")
+    write(pytester, "broken.yaml", "name: broken\nvariables: [x\nfunctions: {f: x}\n")
+    result = run(pytester, "--tb=line")
     result.assert_outcomes(failed=2)
     text = result.stdout.str()
     block = text.split("= FAILURES =")[1].split("short test summary")[0]
