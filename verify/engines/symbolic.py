@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -58,6 +59,33 @@ def _as_real(expr: sympy.Expr) -> sympy.Expr:
     return expr.replace(not_real, rewrite)
 
 
+# Seconds per expression node to read a stored derivation back (JSON, checksum, SymPy objects built
+# node by node), measured by benchmarks/cache.py: SymEngine derives tanh(W @ x) Jacobians 2 to 3
+# times faster than they are read, so those are not stored at all.
+READ_S_PER_NODE = 1.5e-6
+_SAMPLE = 16
+
+
+def estimated_read_s(derivative: np.ndarray) -> float:
+    """What reading `derivative` back from the disk cache would cost, from the size of a sample of entries."""
+    flat = derivative.reshape(-1)
+    if flat.size == 0:
+        return 0.0
+    step = max(1, flat.size // _SAMPLE)
+    sample = flat[::step][:_SAMPLE]
+    nodes = sum(_nodes(e) for e in sample) / len(sample)
+    return nodes * flat.size * READ_S_PER_NODE
+
+
+def _nodes(expr: sympy.Basic) -> int:
+    count, stack = 0, [expr]
+    while stack:
+        node = stack.pop()
+        count += 1
+        stack.extend(node.args)
+    return count
+
+
 class SymbolicEngine:
     """Derives the exact derivatives of one model's functions, each once."""
 
@@ -70,6 +98,8 @@ class SymbolicEngine:
         self._cache: dict[tuple[str, str], np.ndarray] = {}
 
     def _cached(self, key: tuple[str, str], make: Callable[[], np.ndarray]) -> np.ndarray:
+        """A derivation, from memory, else from the disk cache, else made (and stored on disk only when
+        making it took longer than reading it back would: see estimated_read_s)."""
         if key not in self._cache:
             value = None
             if self.disk is not None:
@@ -83,8 +113,10 @@ class SymbolicEngine:
                 elif value is not None:
                     self.from_disk.add(key)
             if value is None:
+                start = time.perf_counter()
                 value = make()
-                if self.disk is not None:
+                took = time.perf_counter() - start
+                if self.disk is not None and took > estimated_read_s(value):
                     self.disk.store_array("|".join(key), value)
             value.flags.writeable = False
             self._cache[key] = value
