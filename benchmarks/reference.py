@@ -12,8 +12,10 @@ it times
      subprocess that is stopped after the budget; the two results are compared;
   3. torch autograd for the same Jacobian at the same points:
      `TorchEngine(model).evaluate("jacobian", f, points, "float64", "cpu", "rev")`, the first call
-     (which lowers SymPy to torch) and later calls.
-Evaluation times are medians of several repetitions; the machine may be shared.
+     (which generates the torch program) and later calls.
+Every time is given as min / median of the repetitions (the compile step is repeated too); the
+machine may be shared, so the load average is printed. The ratio compares the reference with
+autograd's later calls (what each further dtype or mode costs), not with its first call.
 It prints markdown tables and writes nothing under reports/.
 """
 
@@ -71,12 +73,17 @@ def jacobian_and_points(path: Path, name: str, count: int) -> tuple[Model, Compi
 
 
 def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    samples, result = timed(fn, repeats)
+    return statistics.median(samples), result
+
+
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
     samples, result = [], None
     for _ in range(repeats):
         start = time.perf_counter()
         result = fn()
         samples.append(time.perf_counter() - start)
-    return statistics.median(samples), result
+    return samples, result
 
 
 def plain_lambdify(jacobian: np.ndarray, symbols: Sequence[sympy.Symbol], points: np.ndarray,
@@ -108,6 +115,9 @@ class Row:
     backend: str = ""
     ref_compile: float = 0.0
     ref_eval: float = 0.0
+    ref_compile_min: float = 0.0
+    ref_eval_min: float = 0.0
+    autograd_min: float = 0.0
     plain_compile: float | None = None
     plain_eval: float | None = None
     plain_note: str = ""
@@ -148,11 +158,11 @@ def run_plain_in_subprocess(path: Path, name: str, count: int, repeats: int, bud
 def measure(label: str, path: Path, name: str, count: int, repeats: int) -> Row:
     model, function, jacobian, points = jacobian_and_points(path, name, count)
     row = Row(label, jacobian.size, count)
-    start = time.perf_counter()
-    reference = compile_reference(jacobian, function.flat_symbols)
-    row.ref_compile = time.perf_counter() - start
+    samples, reference = timed(lambda: compile_reference(jacobian, function.flat_symbols), repeats)
+    row.ref_compile, row.ref_compile_min = statistics.median(samples), min(samples)
     row.backend = reference.backend
-    row.ref_eval, values = median_time(lambda: reference(points), repeats)
+    samples, values = timed(lambda: reference(points), repeats)
+    row.ref_eval, row.ref_eval_min = statistics.median(samples), min(samples)
     print(f"  ({label}: reference done)", file=sys.stderr, flush=True)
     row.plain_compile, row.plain_eval, row.plain_note, row.agree = run_plain_in_subprocess(
         path, name, count, repeats, SYMPY_BUDGET_S, values)
@@ -162,23 +172,25 @@ def measure(label: str, path: Path, name: str, count: int, repeats: int) -> Row:
     start = time.perf_counter()
     engine.evaluate("jacobian", function, points, "float64", "cpu", "rev")
     row.autograd_first = time.perf_counter() - start
-    row.autograd, _ = median_time(lambda: engine.evaluate("jacobian", function, points, "float64", "cpu", "rev"),
-                                  repeats)
+    samples, _ = timed(lambda: engine.evaluate("jacobian", function, points, "float64", "cpu", "rev"), repeats)
+    row.autograd, row.autograd_min = statistics.median(samples), min(samples)
     print(f"  ({label}: autograd done)", file=sys.stderr, flush=True)
     return row
 
 
 def table(rows: Sequence[Row]) -> str:
-    lines = ["| Jacobian | entries | points | reference backend | reference compile | reference eval | "
-             "reference total | plain lambdify(cse) compile | plain lambdify eval | plain vs reference | "
-             "autograd first call | autograd later calls | reference total / autograd first |",
+    lines = ["| Jacobian | entries | points | reference backend | reference compile (min / median) | "
+             "reference eval (min / median) | reference total (medians) | plain lambdify(cse) compile | "
+             "plain lambdify eval | plain vs reference | autograd first call (once) | "
+             "autograd later calls (min / median) | reference total / autograd later calls |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         total = r.ref_compile + r.ref_eval
         plain_compile = r.plain_note or fmt(r.plain_compile)
-        lines.append(f"| {r.label} | {r.entries:,} | {r.points:,} | {r.backend} | {fmt(r.ref_compile)} | "
-                     f"{fmt(r.ref_eval)} | {fmt(total)} | {plain_compile} | {fmt(r.plain_eval)} | {r.agree} | "
-                     f"{fmt(r.autograd_first)} | {fmt(r.autograd)} | {total / r.autograd_first:.2f} |")
+        lines.append(f"| {r.label} | {r.entries:,} | {r.points:,} | {r.backend} | {fmt(r.ref_compile_min)} / "
+                     f"{fmt(r.ref_compile)} | {fmt(r.ref_eval_min)} / {fmt(r.ref_eval)} | {fmt(total)} | "
+                     f"{plain_compile} | {fmt(r.plain_eval)} | {r.agree} | {fmt(r.autograd_first)} | "
+                     f"{fmt(r.autograd_min)} / {fmt(r.autograd)} | {total / r.autograd:.2f} |")
     lines.append("")
     for r in rows:
         rate = r.entries * r.points / r.ref_eval / 1e6
@@ -213,13 +225,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Command: `python benchmarks/reference.py{' --quick' if args.quick else ''}`  ")
     print(f"Date: {time.strftime('%Y-%m-%d %H:%M')}  ")
     print(f"Machine: {machine(threads=True)}\n")
-    print(f"Jacobians evaluated at {count:,} seeded random points in float64. Evaluation times are medians of "
-          f"{repeats} repetition(s); compile times and autograd first calls are single runs. \"Plain lambdify\" is "
+    print(f"Jacobians evaluated at {count:,} seeded random points in float64. Times are min / median of "
+          f"{repeats} repetition(s); autograd first calls are single runs. \"Plain lambdify\" is "
           f"`sympy.lambdify(symbols, entries, modules='numpy', cse=True)`, run in a subprocess stopped after "
           f"{SYMPY_BUDGET_S:.0f} s (+30 s for setup); \"plain vs reference\" compares its values with the "
           "reference's. \"autograd\" is `TorchEngine(model).evaluate('jacobian', f, points, 'float64', 'cpu', "
-          "'rev')`: the first call includes lowering SymPy to torch; later calls are what each further dtype, "
-          "mode or point set costs.\n", flush=True)
+          "'rev')`: the first call includes generating the torch program; later calls are what each further "
+          "dtype, mode or point set costs, and the last column divides by them.\n", flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="verify-bench-") as tmp:
         case = Path(tmp) / f"tanh_layer_{size}.yaml"
