@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -107,8 +106,9 @@ def measure(label: str, model: Model, name: str, by_hand: Callable[[Any], Any], 
             ratio = statistics.median(ours) / statistics.median(theirs)
             rows.append(f"| {label} | {count:,} | {mode} | {min(ours):.3f} / {statistics.median(ours):.3f} | "
                         f"{min(theirs):.3f} / {statistics.median(theirs):.3f} | **{ratio:.2f}** | {diff:.1e} |")
-            print(f"  ({label}, {count} points, {mode} done)", file=sys.stderr, flush=True)
+            print(rows[-1], flush=True)
     rows.append(f"| {label}: building the lowered program once | | | {build_ms:.1f} ms | | | |")
+    print(rows[-1], flush=True)
     return rows
 
 
@@ -132,7 +132,6 @@ def main() -> int:
                        args.repeats)
         path, by_hand = dense_layer(WIDTH, Path(tmp))
         rows += measure(f"tanh(W @ x), width {WIDTH}", load_model(path), "F", by_hand, args.points, args.repeats)
-    print("\n".join(rows))
     load = ", ".join(f"{v:.2f}" for v in __import__("os").getloadavg())
     print(f"\nLoad average at the end: {load}.")
     return 0

@@ -1,0 +1,114 @@
+"""Dense-layer cases end to end, against the floor of the same work done directly.
+
+Run from the repository root:  python benchmarks/end_to_end.py [--sizes 24 60] [--repeats 3]
+
+For F = tanh(W @ x), W n x n, x n (the Jacobian w.r.t. W and x at verify's default 64 points,
+float64, modes rev and fwd), it times
+  * verify end to end: the wall time of `python -m verify CASE --no-cache` (a subprocess);
+  * the floor, the same work without verify: a subprocess that imports torch, SymPy and
+    SymEngine and runs one jacrev (the start-up any torch program pays), plus, in this
+    process, the derivation (`jacobian_of`), the certified reference at the same 64 points
+    (`compile_reference(...)(points)`) and hand-written torch `vmap(jacrev)` and `vmap(jacfwd)`
+    of the same function (first calls, as a fresh process pays them).
+Target: verify <= 2x the floor. Times are min / median of --repeats runs; the load average is
+printed at start and end. It prints markdown and writes nothing under reports/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import machine, tanh_case_text  # benchmarks/ is on sys.path when run as a script
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOOR = ("import sympy, symengine, torch; from torch.func import jacrev; "
+         "jacrev(torch.sin)(torch.ones(2, dtype=torch.float64))")
+POINTS = 64
+
+# the in-process part of the floor, run in a fresh process so that torch's first calls are paid
+_WORK = """
+import json, sys, time
+import numpy as np, torch
+from verify.case import load_file
+from verify.model import build_model
+from verify.engines.symbolic import jacobian_of
+from verify.engines.reference import compile_reference
+[case] = load_file(sys.argv[1])
+function = build_model(case).functions["F"]
+n = int(sys.argv[2])
+points = np.random.default_rng(0).uniform(-1, 1, (POINTS, n * n + n))
+out = {}
+start = time.perf_counter()
+jacobian = jacobian_of(function.entries, function.flat_symbols)
+out["derivation"] = time.perf_counter() - start
+start = time.perf_counter()
+compile_reference(jacobian, function.flat_symbols, derivative=True)(points)
+out["reference"] = time.perf_counter() - start
+def f(z):
+    return torch.tanh(z[: n * n].reshape(n, n) @ z[n * n:])
+z = torch.as_tensor(points)
+start = time.perf_counter()
+torch.func.vmap(torch.func.jacrev(f))(z).numpy()
+torch.func.vmap(torch.func.jacfwd(f))(z).numpy()
+out["torch"] = time.perf_counter() - start
+print(json.dumps(out))
+""".replace("POINTS", str(POINTS))
+
+
+def wall(command: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"{command} exited {done.returncode}: {done.stderr[-2000:]}")
+    return time.perf_counter() - start, done.stdout
+
+
+def fmt(samples: list[float]) -> str:
+    return f"{min(samples):.2f} / {statistics.median(samples):.2f} s"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[24, 60])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print("# Dense-layer cases end to end vs the floor\n")
+    print(f"Command: `python benchmarks/end_to_end.py --sizes {' '.join(map(str, args.sizes))} "
+          f"--repeats {args.repeats}`  ")
+    print(f"Date: {time.strftime('%Y-%m-%d %H:%M')}  ")
+    print(f"Machine: {machine()}\n")
+    print(f"min / median of {args.repeats} runs, each part in a fresh process.\n")
+    print("| case | verify `--no-cache` | floor: start-up | derivation | reference | hand-written torch | "
+          "floor total (medians) | verify / floor |")
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="verify-bench-") as name:
+        tmp = Path(name)
+        for size in args.sizes:
+            case = tmp / f"tanh_{size}.yaml"
+            case.write_text(tanh_case_text(size))
+            ours, start, parts = [], [], {"derivation": [], "reference": [], "torch": []}
+            for _ in range(args.repeats):
+                ours.append(wall([sys.executable, "-m", "verify", str(case), "--no-cache", "--report-dir",
+                                  str(tmp / "r")])[0])
+                start.append(wall([sys.executable, "-c", FLOOR])[0])
+                _, out = wall([sys.executable, "-c", _WORK, str(case), str(size)])
+                for key, value in json.loads(out.strip().splitlines()[-1]).items():
+                    parts[key].append(value)
+            floor = statistics.median(start) + sum(statistics.median(v) for v in parts.values())
+            print(f"| {size}x{size} | {fmt(ours)} | {fmt(start)} | {fmt(parts['derivation'])} | "
+                  f"{fmt(parts['reference'])} | {fmt(parts['torch'])} | {floor:.2f} s | "
+                  f"**{statistics.median(ours) / floor:.2f}** |", flush=True)
+    print(f"\nLoad average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
