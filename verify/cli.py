@@ -23,6 +23,7 @@ __all__ = ["main"]
 
 # `python -m verify NAME ...` runs NAME's `main(argv, out) -> exit code`, imported on use.
 SUBCOMMANDS = {
+    "accuracy": "verify.accuracy:main",
     "bench": "verify.bench:main",
     "schema": "verify.schema:main",
     "show": "verify.show:main",
