@@ -31,6 +31,7 @@ class Agreement:
     worst_entry: tuple[int, ...] | None
     worst_actual: float = float("nan")
     worst_reference: float = float("nan")
+    max_ratio: float = 0.0  # max over entries of |a - r| / (atol + rtol |r|): at most 1 passes (inf: non-finite)
 
     @property
     def ok(self) -> bool:
@@ -91,4 +92,5 @@ def agree(actual: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
         worst_entry=worst_entry,
         worst_actual=worst_actual,
         worst_reference=worst_reference,
+        max_ratio=float(excess.max()) if excess.size else 0.0,
     )

@@ -49,6 +49,7 @@ class Result:
     atol: float = float("nan")
     reference_bits: float = float("nan")  # fewest certified bits of any compared reference entry
     constants: str = ""  # the case's named constants, e.g. "beta=2, eps=1e-05"
+    tolerance_ratio: float = float("nan")  # max over entries of |a - r| / (atol + rtol |r|); <= 1 passes (nan: n/a)
 
     @property
     def case_id(self) -> str:

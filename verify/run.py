@@ -298,6 +298,7 @@ class _CaseRun:
             modes = tuple(f"{m}-over-rev" for m in ("fwd", "rev") if m in outer)
         else:
             modes = self.modes_for(function)
+            tolerance_ratio=agreement.max_ratio,
         sample = self.sample(function)
         rows: list[Result] = []
         for dtype in self.options.dtypes or self.case.dtypes:
@@ -353,7 +354,7 @@ class _CaseRun:
                         worst_point=sample.describe(agreement.worst_point, dtype)
                         if agreement.worst_point is not None else "",
                         evidence="; ".join(notes), message=message, rtol=tolerance.rtol, atol=tolerance.atol,
-                        reference_bits=_bits(certified.reference_bits()),
+                        reference_bits=_bits(certified.reference_bits()), tolerance_ratio=agreement.max_ratio,
                         symbolic_s=symbolic_s, reference_s=reference_s, autograd_s=autograd_s))
                     symbolic_s = reference_s = 0.0  # shared costs are charged to the first row only
         return [replace(r, message=f"{r.message}; {self.diagnosis(check, function, kind, derived, r)}")
