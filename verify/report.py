@@ -1,5 +1,10 @@
 """Results -> pandas DataFrame -> report.csv, report.json (records) and report.md (and report.html).
 
+Every run's metadata (`run_metadata`: versions, devices, start time, command line, git commit)
+goes to report.meta.json beside report.json (which stays a list of records), to the head of
+report.md and report.html, and to `frame.attrs` in the Python API; report.csv stays a plain
+table that `pandas.read_csv` reads with its defaults, so it carries none.
+
 Text from case files is made safe for each format here (docs/case-format.md, section 13):
 descriptions are capped at `DESCRIPTION_CHARS` and messages at `MESSAGE_CHARS` characters per
 record; report.csv prefixes text cells that a spreadsheet would run as a formula with `'`;
@@ -15,9 +20,9 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from verify.results import NOT_OK, STATUSES, Result
 
@@ -25,7 +30,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["COLUMNS", "DESCRIPTION_CHARS", "MESSAGE_CHARS", "capped", "csv_cell", "find_figure", "json_value",
-           "markdown_summary", "markdown_text", "summary_line", "to_frame", "to_records", "write_reports"]
+           "markdown_summary", "markdown_text", "metadata_lines", "run_metadata", "summary_line", "to_frame", "to_records",
+           "write_reports"]
 
 COLUMNS = tuple(f.name for f in dataclasses.fields(Result))
 TEXT_COLUMNS = tuple(f.name for f in dataclasses.fields(Result) if f.type in ("str", str))
@@ -57,6 +63,127 @@ def to_frame(results: Sequence[Result]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame([dataclasses.asdict(capped(r)) for r in results], columns=list(COLUMNS))
+
+
+DISTRIBUTION = "verify-derivatives"
+"""verify's distribution name on the package index (`verify` there is an unrelated project)."""
+
+
+def _version(distribution: str, module: str) -> str | None:
+    import importlib.metadata
+    import sys
+
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        loaded = sys.modules.get(module)
+        return str(getattr(loaded, "__version__", "")) or None
+
+
+def _cpu_name() -> str:
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def _device_names(devices: Sequence[str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for device in devices:
+        if device == "cpu":
+            names[device] = _cpu_name()
+        elif device.startswith("cuda"):
+            try:
+                import torch
+
+                names[device] = str(torch.cuda.get_device_name(torch.device(device)))
+            except Exception:  # noqa: BLE001 - a name is a courtesy; no device, no name
+                names[device] = "unknown"
+        else:
+            names[device] = device
+    return names
+
+
+def _git_commit(directory: Path) -> str | None:
+    """The commit checked out in `directory`'s repository (with `-dirty` for local changes), or None."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40", "--exclude=*"],
+                              cwd=directory, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
+def _command_line(argv: Sequence[str] | None) -> str:
+    import shlex
+    import sys
+
+    args = list(sys.argv if argv is None else argv)
+    if args and Path(args[0]).name == "__main__.py" and Path(args[0]).parent.name == "verify":
+        args[:1] = ["python", "-m", "verify"]
+    elif args and Path(args[0]).name in ("-c", ""):
+        args[:1] = ["python", "-c"]
+    return shlex.join(args)
+
+
+def run_metadata(results: Sequence[Result] = (), *, started: float | None = None, seconds: float | None = None,
+                 argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """What produced a run: versions of verify, Python, torch, SymPy and NumPy, the devices' names, the start
+    time (ISO 8601), its length, the command line (default: sys.argv) and the git commit of the working
+    directory's repository (None outside one). Every value is JSON-ready.
+
+    `started` is a `time.time()` stamp; by default the run is taken to have ended now, `seconds` ago.
+    """
+    import datetime
+    import platform
+    import time
+
+    import verify
+
+    if started is None:
+        started = time.time() - (seconds or 0.0)
+    devices = sorted({r.device for r in results if r.device not in ("", "-")})
+    return {
+        "verify": verify.__version__,
+        "distribution": DISTRIBUTION,
+        "python": platform.python_version(),
+        "torch": _version("torch", "torch"),
+        "sympy": _version("sympy", "sympy"),
+        "numpy": _version("numpy", "numpy"),
+        "platform": platform.platform(),
+        "devices": _device_names(devices),
+        "started": datetime.datetime.fromtimestamp(started).astimezone().isoformat(timespec="seconds"),
+        "seconds": None if seconds is None else round(float(seconds), 3),
+        "command": _command_line(argv),
+        "git_commit": _git_commit(Path.cwd()),
+    }
+
+
+_METADATA_LABELS = (("verify", "verify"), ("distribution", "distribution"), ("python", "Python"), ("torch", "torch"),
+                    ("sympy", "SymPy"), ("numpy", "NumPy"), ("platform", "platform"), ("devices", "devices"),
+                    ("started", "started"), ("seconds", "seconds"), ("command", "command line"),
+                    ("git_commit", "git commit"))
+
+
+def metadata_lines(metadata: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) pairs of the run metadata, in a fixed order, for the heads of report.md and report.html."""
+    out = []
+    for key, label in _METADATA_LABELS:
+        value = metadata.get(key)
+        if isinstance(value, Mapping):
+            text = ", ".join(f"{k}: {v}" for k, v in value.items()) or "none"
+        else:
+            text = "none" if value is None else str(value)
+        out.append((label, text))
+    return out
 
 
 def json_value(name: str, value: object, record: Result) -> object:
@@ -165,9 +292,12 @@ RESULT_COLUMNS = ("check", "function", "dtype", "device", "mode", "status", "poi
 """The columns of report.md's table of all records, after the case."""
 
 
-def _markdown(results: Sequence[Result], seconds: float | None) -> str:
+def _markdown(results: Sequence[Result], seconds: float | None, metadata: Mapping[str, Any] | None = None) -> str:
     results = [capped(r) for r in results]
     lines = ["# verify report", "", markdown_summary(results, seconds).rstrip("\n")]
+    if metadata is not None:
+        lines += ["", "## Run", "", "| run | |", "|---|---|"]
+        lines += [f"| {label} | {markdown_text(text)} |" for label, text in metadata_lines(metadata)]
     shown = RESULT_COLUMNS
     lines += ["", "## Results", "", "| case | " + " | ".join(shown) + " |", "|---" * (len(shown) + 1) + "|"]
     for r in results:
@@ -184,23 +314,27 @@ def _markdown(results: Sequence[Result], seconds: float | None) -> str:
 
 
 def write_reports(results: Sequence[Result], directory: str | Path, seconds: float | None = None,
-                  html: bool = False) -> list[Path]:
-    """Writes report.csv, report.json and report.md (and with `html`, report.html) into `directory`.
+                  html: bool = False, metadata: Mapping[str, Any] | None = None) -> list[Path]:
+    """Writes report.csv, report.json, report.meta.json and report.md (and with `html`, report.html) into `directory`.
 
-    Returns the paths written.
+    `metadata` is the run's (see `run_metadata`; by default gathered now). Returns the paths written.
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    if metadata is None:
+        metadata = run_metadata(results, seconds=seconds)
     frame = to_frame(results)
     csv_path, json_path, md_path = out / "report.csv", out / "report.json", out / "report.md"
+    meta_path = out / "report.meta.json"
     for column in TEXT_COLUMNS:
         frame[column] = frame[column].map(csv_cell)
     frame.to_csv(csv_path, index=False, lineterminator="\r\n")  # RFC 4180; a CR or LF in a cell is then quoted
     json_path.write_text(json.dumps(to_records(results), indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    md_path.write_text(_markdown(results, seconds), encoding="utf-8")
-    written = [csv_path, json_path, md_path]
+    meta_path.write_text(json.dumps(dict(metadata), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    md_path.write_text(_markdown(results, seconds, metadata), encoding="utf-8")
+    written = [csv_path, json_path, meta_path, md_path]
     if html:
         from verify.html_report import write_html
 
-        written.append(write_html(results, out / "report.html", seconds, find_figure(out)))
+        written.append(write_html(results, out / "report.html", seconds, find_figure(out), metadata))
     return written

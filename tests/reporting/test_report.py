@@ -58,7 +58,7 @@ def good_results(write_case) -> list[Result]:
 def test_three_files_are_written(tmp_path: Path, good_results: list[Result]) -> None:
     written = write_reports(good_results, tmp_path / "new" / "dir", seconds=1.5)
     names = sorted(p.name for p in written)
-    assert names == ["report.csv", "report.json", "report.md"]
+    assert names == ["report.csv", "report.json", "report.md", "report.meta.json"]
     for path in written:
         assert path.parent == tmp_path / "new" / "dir"
         assert path.is_file() and path.stat().st_size > 0
