@@ -36,6 +36,7 @@ __all__ = [
     "find_cases",
     "is_case_file",
     "load_file",
+    "load_text",
 ]
 
 CHECK_OPTIONS = ("expect", "at", "xfail", "tolerance")
@@ -589,6 +590,16 @@ def load_file(path: str | Path, display: str | None = None) -> list[Case | LoadF
             name_y = document.value.get("name") if isinstance(document.value, dict) else None
             name = name_y.value if isinstance(name_y, Y) and isinstance(name_y.value, str) else default_name
             out.append(LoadFailure(file, name, exc))
+    return load_text(text, file, stem)
+
+
+def load_text(text: str, display: str = "<string>", stem: str | None = None) -> list[Case | LoadFailure]:
+    """Loads every case of YAML `text` as if read from a file named `display` (`stem` names unnamed cases).
+
+    As `load_file`: a document that fails becomes a LoadFailure, never an exception.
+    """
+    file = display
+    stem = stem if stem is not None else Path(display).stem
     return out
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from verify.errors import EngineError, Location
 
 __all__ = ["NoImplError", "describe_exception", "from_user_code", "is_own_interrupt", "load_impl", "no_impl_from_env",
-           "recording_interrupts"]
+           "recording_interrupts", "resolved_impls"]
 
 _FALSE = ("", "0", "false", "no", "off")
 _MAX_TEXT = 500  # characters of an exception's text in a message
@@ -114,6 +114,8 @@ def load_impl(spec: str, where: Location | None, case_dir: str | None = None) ->
     """
     if no_impl_from_env():
         raise NoImplError(f"{where}: impl {spec!r} not imported: VERIFY_NO_IMPL is set")
+    if spec in _RESOLVED:  # a callable handed to the Python API: already imported
+        return _RESOLVED[spec]
     module_name, _, attribute = spec.partition(":")
     search = [os.getcwd()] + ([case_dir] if case_dir and case_dir != os.getcwd() else [])
     added = [p for p in search if p not in sys.path]
@@ -145,6 +147,28 @@ def load_impl(spec: str, where: Location | None, case_dir: str | None = None) ->
     if not callable(target):
         raise EngineError(f"{where}: impl {spec!r} is a {type(target).__name__}, not a callable")
     return target  # type: ignore[no-any-return]
+
+
+_RESOLVED: dict[str, Callable[..., Any]] = {}
+
+
+@contextmanager
+def resolved_impls(callables: Mapping[str, Callable[..., Any]]) -> Iterator[None]:
+    """While active, `load_impl(spec)` returns `callables[spec]` without importing anything.
+
+    The Python API passes callables this way: a case dict's `impl` may be a function, which the
+    API names with a `module:callable` spec (see `verify.api`).
+    """
+    taken = {spec for spec in callables if spec in _RESOLVED and _RESOLVED[spec] is not callables[spec]}
+    if taken:
+        raise EngineError(f"impl {sorted(taken)[0]!r} is already in use by another running check")
+    added = [spec for spec in callables if spec not in _RESOLVED]
+    _RESOLVED.update(callables)
+    try:
+        yield
+    finally:
+        for spec in added:
+            _RESOLVED.pop(spec, None)
 
 
 def case_directory(file: str) -> str:

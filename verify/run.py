@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 import traceback
+import types
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -630,3 +632,19 @@ def run_paths(cases: Sequence[Case | LoadFailure], options: RunOptions = _DEFAUL
         if on_case is not None:
             on_case(case, results, time.perf_counter() - start)
         yield from results
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable: `verify.run(paths, **options)` is the Python API's `run` (see verify.api).
+
+    The package exports a function `run`, and `import verify.run` binds the package attribute
+    `run` to this submodule; making the submodule callable keeps both working in any import order.
+    """
+
+    def __call__(self, paths: Any, **options: Any) -> Any:
+        from verify.api import run
+
+        return run(paths, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule
