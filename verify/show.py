@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from verify.model import CompiledFunction, Model
     from verify.proof import Verdict
 
-__all__ = ["main"]
+__all__ = ["case_text", "main"]
 
 _MAX_MATRIX_ENTRIES = 64  # larger derivatives are listed entry by entry
 _MAX_WIDTH = 160  # ... and so are matrices wider than this many characters
@@ -110,6 +110,8 @@ class _PlainPrinter(_Printer):
             self.out.write(f"      {line}".rstrip() + "\n")
         if len(factors) == 1 and isinstance(shown, sympy.MatrixBase):
             self.out.write(f"    = {text or _one_line(shown)}\n")
+        elif len(factors) == 1 and isinstance(shown, sympy.Basic) and shown.has(sympy.Piecewise, sympy.Heaviside):
+            self.out.write(f"    = {text or case_text(shown)}\n")  # as a case file writes it
 
     def claim(self, header: str, source: str, value: Any) -> None:
         self.text(f"{header}: {source}")
@@ -121,7 +123,7 @@ class _PlainPrinter(_Printer):
             if len(factors) > 1:
                 self.out.write(f"    factor {number} ({factor.rows} x {factor.cols}), entry by entry:\n")
             if not isinstance(factor, sympy.MatrixBase):
-                self.out.write(f"      {factor}\n")
+                self.out.write(f"      {case_text(factor)}\n")
                 continue
             zeros = sum(1 for e in factor if e == 0)
             if zeros:
@@ -133,7 +135,7 @@ class _PlainPrinter(_Printer):
                     where = f"[{i}, {j}]" if factor.cols > 1 else f"[{i}]"
                     if labels is not None and len(factors) == 1 and i < len(labels[0]) and j < len(labels[1]):
                         where += f" d {labels[0][i]} / d {labels[1][j]}" if factor.cols > 1 else f" {labels[0][i]}"
-                    self.out.write(f"      {where}: {factor[i, j]}\n")
+                    self.out.write(f"      {where}: {case_text(factor[i, j])}\n")
 
     def close(self) -> None:
         self.out.flush()
@@ -237,14 +239,110 @@ def _source_text(nested: Nested) -> str:
     return "[" + ", ".join(_source_text(item) for item in nested) + "]"
 
 
+_CASE_PRINTER: Any = None
+
+
+def case_text(value: Any) -> str:
+    """A SymPy expression in the case language: Piecewise as where(...), Abs as abs, Max as max, ...
+
+    Heaviside (the derivative of relu, abs and max) becomes where(x > 0, 1, where(x < 0, 0, H0)).
+    Conditions joined by and, or and not become nested where(...) (a chain a < b < c stays one).
+    """
+    global _CASE_PRINTER
+    if _CASE_PRINTER is None:
+        _CASE_PRINTER = _case_printer()
+    return str(_CASE_PRINTER.doprint(value))
+
+
+def _case_printer() -> Any:
+    import sympy
+    from sympy.printing.str import StrPrinter
+
+    less = {"<": "<", "<=": "<=", ">": "<", ">=": "<="}
+
+    class CasePrinter(StrPrinter):
+        def _print_Abs(self, expr: Any) -> str:
+            return f"abs({self._print(expr.args[0])})"
+
+        def _print_Max(self, expr: Any) -> str:
+            return f"max({', '.join(self._print(a) for a in expr.args)})"
+
+        def _print_Min(self, expr: Any) -> str:
+            return f"min({', '.join(self._print(a) for a in expr.args)})"
+
+        def _print_loggamma(self, expr: Any) -> str:
+            return f"lgamma({self._print(expr.args[0])})"
+
+        def _print_round_half_even(self, expr: Any) -> str:
+            return f"round({self._print(expr.args[0])})"
+
+        def _print_besseli(self, expr: Any) -> str:
+            order, x = expr.args
+            if order in (0, 1):
+                return f"i{order}({self._print(x)})"
+            return super()._print_Function(expr)  # type: ignore[no-any-return]
+
+        def _print_Heaviside(self, expr: Any) -> str:
+            x = expr.args[0]
+            at_zero = expr.args[1] if len(expr.args) > 1 else sympy.S.Half
+            return self.where(x > 0, "1", self.where(x < 0, "0", self._print(at_zero)))
+
+        def _print_Relational(self, expr: Any) -> str:
+            op = {"==": "==", "!=": "!="}.get(expr.rel_op, expr.rel_op)
+            return f"{self._print(expr.lhs)} {op} {self._print(expr.rhs)}"
+
+        def _print_Piecewise(self, expr: Any) -> str:
+            pieces = list(expr.args)
+            tail = "nan"  # no piece applies: undefined
+            if pieces and pieces[-1].cond == sympy.true:
+                tail = self._print(pieces.pop().expr)
+            text = tail
+            for piece in reversed(pieces):
+                text = self.where(piece.cond, self._print(piece.expr), text)
+            return text
+
+        def where(self, condition: Any, a: str, b: str) -> str:
+            if condition == sympy.true:
+                return a
+            if condition == sympy.false:
+                return b
+            if isinstance(condition, sympy.And):
+                chain = self.chain(condition.args)
+                if chain is not None:
+                    return f"where({chain}, {a}, {b})"
+                for part in reversed(condition.args):
+                    a = self.where(part, a, b)
+                return a
+            if isinstance(condition, sympy.Or):
+                for part in reversed(condition.args):
+                    b = self.where(part, a, b)
+                return b
+            if isinstance(condition, sympy.Not):
+                return self.where(condition.args[0], b, a)
+            return f"where({self._print(condition)}, {a}, {b})"
+
+        def chain(self, parts: tuple[Any, ...]) -> str | None:
+            """`lo < mid < hi` for two inequalities that share their middle term, else None."""
+            if len(parts) != 2 or not all(getattr(p, "rel_op", None) in less for p in parts):
+                return None
+            ordered = [(p.lhs, less[p.rel_op], p.rhs) if p.rel_op in ("<", "<=") else (p.rhs, less[p.rel_op], p.lhs)
+                       for p in parts]
+            for (lo, op1, mid), (mid2, op2, hi) in (ordered, ordered[::-1]):
+                if mid == mid2:
+                    return f"{self._print(lo)} {op1} {self._print(mid)} {op2} {self._print(hi)}"
+            return None
+
+    return CasePrinter()
+
+
 def _array_text(array: Any) -> str:
     """An object array as nested lists, the way `expect` is written."""
     import numpy as np
 
     if not isinstance(array, np.ndarray):
-        return str(array)
+        return case_text(array)
     if array.ndim == 0:
-        return str(array.reshape(-1)[0])
+        return case_text(array.reshape(-1)[0])
     return "[" + ", ".join(_array_text(item) for item in array) + "]"
 
 
@@ -253,9 +351,9 @@ def _one_line(value: Any) -> str:
     import sympy
 
     if isinstance(value, sympy.MatrixBase):
-        return "[" + ", ".join("[" + ", ".join(str(value[i, j]) for j in range(value.cols)) + "]"
+        return "[" + ", ".join("[" + ", ".join(case_text(value[i, j]) for j in range(value.cols)) + "]"
                                for i in range(value.rows)) + "]"
-    return str(value)
+    return case_text(value)
 
 
 def _tex_name(name: str) -> str:
@@ -281,7 +379,7 @@ def _call_text(part: CallTree | np.ndarray, function: CompiledFunction, latex: b
             return _tex_name(arg.name) if latex else arg.name
     if part.shape == ():
         entry = part.reshape(-1)[0]
-        return _tex_math(entry, _symbol_names(function.flat_symbols)) if latex else str(entry)
+        return _tex_math(entry, _symbol_names(function.flat_symbols)) if latex else case_text(entry)
     column = sympy.Matrix(part.reshape(-1))
     return _tex_math(column, _symbol_names(function.flat_symbols)) if latex else _array_text(part)
 
@@ -566,12 +664,18 @@ class _Show:
         self.claims(function, checks, "jacobian", jacobian)
 
 
-def _select(path: str, name: str | None) -> list[Any]:
+def _select(path: str, name: str | None, keyword: str | None = None) -> list[Any]:
     from verify.case import load_file
 
     if not Path(path).is_file():
         raise UsageError(f"{path}: no such file")
     items = load_file(path)
+    if keyword is not None:  # as in runs: the case id (FILE::NAME) and tags
+        from verify.keyword import matches
+
+        items = [item for item in items if matches(keyword, [item.id, *item.tags])]
+        if not items:
+            raise UsageError(f"no case in {path} matches -k {keyword!r}")
     if name is None:
         return items
     chosen = [item for item in items if item.name == name]
@@ -590,6 +694,8 @@ def main(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
     )
     parser.add_argument("case", metavar="CASE.yaml", help="the case file")
     parser.add_argument("--name", metavar="CASE", help="only the case of this name (for files of several cases)")
+    parser.add_argument("-k", dest="keyword", metavar="EXPR",
+                        help="only the cases whose id or tags match, as in runs, e.g. -k 'seed and not norm'")
     parser.add_argument("--function", metavar="F", help="only this function")
     parser.add_argument("--latex", action="store_true", help="print LaTeX (amsmath) instead of plain text")
     parser.add_argument("--proof-budget", type=float, default=10.0, metavar="SECONDS",
@@ -599,13 +705,17 @@ def main(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
     args = parser.parse_args(list(argv))
     if args.proof_budget < 0 or args.simplify_budget < 0:
         raise UsageError("budgets must not be negative")
+    if args.keyword is not None:
+        from verify.keyword import validate
+
+        validate(args.keyword)
     from verify.case import LoadFailure
     from verify.model import build_model
 
     status = 0
     printer: _Printer = _LatexPrinter(out) if args.latex else _PlainPrinter(out)
     found_function = args.function is None
-    for number, item in enumerate(_select(args.case, args.name)):
+    for number, item in enumerate(_select(args.case, args.name, args.keyword)):
         if isinstance(item, LoadFailure):
             sys.stderr.write(item.error.render() + "\n")
             status = 1
