@@ -58,7 +58,7 @@ def select(names: Sequence[str] | None) -> list[AtlasFunction]:
 
 
 def run_atlas(functions: Sequence[AtlasFunction], dtypes: Sequence[str] = DTYPES, devices: Sequence[str] = ("cpu",),
-              points: int = 1500, seed: int = 0, progress: TextIO | None = None) -> Atlas:
+              points: int = 2000, seed: int = 0, progress: TextIO | None = None) -> Atlas:
     """Measures every function in `functions` (see the module docstring); prints a line per function to `progress`."""
     start = time.perf_counter()
     atlas = Atlas(list(functions), points=points)
@@ -141,8 +141,8 @@ def main(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
     parser.add_argument("--dtype", action="append", choices=DTYPES, help="float64 and/or float32 (default: both)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="auto: cpu, and cuda too when torch sees a GPU (default)")
-    parser.add_argument("--points", type=int, default=1500, metavar="N",
-                        help="points per function and dtype (default 1500; the full atlas takes about 10 minutes "
+    parser.add_argument("--points", type=int, default=2000, metavar="N",
+                        help="points per function and dtype (default 2000; the full atlas takes about 10 minutes "
                              "on 2 cores)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampling (default 0)")
     parser.add_argument("--report-dir", default="reports", metavar="DIR",

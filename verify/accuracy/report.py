@@ -154,8 +154,8 @@ def write_markdown(path: Path, series: Sequence[Series], functions: Sequence[Atl
         "ulp(x) = 2^(max(e, emin) - p + 1) for 2^e <= |x| < 2^(e+1) (p = 53, emin = -1022 for float64; "
         "p = 24, emin = -126 for float32): x's own binade decides, ulp(0) and the ulp of a subnormal are the "
         "smallest subnormal, adjacent floats are 1 ULP apart and a correctly rounded result is within 0.5. A "
-        "t equal to x rounded to the dtype counts 0 (+-inf where x is beyond the range, -0 for 0); a non-finite "
-        "t otherwise counts inf. So an error against an exact zero or a tiny exact value (a function near its "
+        "t of +-inf counts 0 where x rounds to that infinity (beyond the dtype's range), and like nan counts inf "
+        "otherwise. So an error against an exact zero or a tiny exact value (a function near its "
         "zero, an underflowing derivative) is measured in subnormals: absolute accuracy there is not enough. For "
         "a two-argument function, a point's error is the largest over the gradient's or Hessian's entries.",
         "",

@@ -11,10 +11,9 @@ subnormal is the smallest subnormal, and x's own binade decides, not its roundin
 a power of two the ulp is the smaller one. The error of a computed value t is |t - x| / ulp(x);
 adjacent floats are 1 ULP apart and a correctly rounded result is within 0.5.
 
-Conventions for what the formula cannot say: a computed value equal to the dtype's rounding of
-x counts 0 (in particular +-inf where x is beyond the dtype's range, and -0 for 0); a
-non-finite computed value otherwise counts inf; x beyond the range and t finite is measured
-with the ulp of the largest binade.
+Conventions for what the formula cannot say: a computed +-inf counts 0 where x rounds to that
+infinity in the dtype (x beyond its range) and inf otherwise, as does a nan; x beyond the
+range and t finite is measured with the ulp of the largest binade. A signed zero is a zero.
 """
 
 from __future__ import annotations
@@ -64,4 +63,4 @@ def ulp_error(computed: np.ndarray, hi: np.ndarray, lo: np.ndarray, dtype: str) 
         finite_hi = np.where(np.isfinite(hi), hi, np.sign(hi) * np.finfo(np.float64).max)
         error = np.abs((computed - finite_hi) - lo) / ulp(finite_hi, lo, dtype)
     error = np.where(np.isfinite(computed) & np.isfinite(hi), error, np.inf)
-    return np.where(computed == target, 0.0, error)
+    return np.where(np.isinf(computed) & (computed == target), 0.0, error)
