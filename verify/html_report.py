@@ -34,7 +34,7 @@ _WORST_FIRST = ("error", "fail", "xpass", "xfail", "skip")
 _PARTS = (("symbolic_s", "derivation"), ("reference_s", "reference"), ("autograd_s", "autograd"))
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 100em; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; vertical-align: top; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -48,10 +48,11 @@ pre { background: #f6f6f6; padding: 0.6em; white-space: pre-wrap; overflow-wrap:
 .key span { display: inline-block; width: 1em; height: 1em; vertical-align: middle; margin: 0 0.3em 0 1em; }
 img { max-width: 100%; }
 #run th, #run td { border: none; padding: 0.05em 0.8em 0.05em 0; }
-#records table { font-size: 0.85em; } #records th { cursor: pointer; user-select: none; white-space: nowrap; }
+#records { overflow-x: auto; } #records table { font-size: 0.85em; }
+#records th { cursor: pointer; user-select: none; white-space: nowrap; } #records td { white-space: nowrap; }
 #records th[aria-sort=ascending]::after { content: " \25B2"; }
 #records th[aria-sort=descending]::after { content: " \25BC"; }
-#records td.msg { max-width: 30em; overflow-wrap: anywhere; }
+#records td.msg { min-width: 24em; max-width: 40em; white-space: normal; overflow-wrap: anywhere; }
 td.near { color: #8a6d00; } td.over { color: #b3161b; font-weight: bold; }
 .filters label { margin-right: 1em; white-space: nowrap; }
 svg text { font: 11px system-ui, sans-serif; fill: #444; }
@@ -206,7 +207,7 @@ def _ratio_class(ratio: float) -> str:
 
 
 _PLOT_W, _PLOT_H = 900, 300
-_LEFT, _RIGHT, _TOP, _BOTTOM = 60, 20, 16, 34
+_LEFT, _RIGHT, _TOP, _BOTTOM = 60, 20, 28, 44
 _STATUS_COLOURS = {"pass": "#17692e", "fail": "#b3161b", "error": "#b3161b", "xpass": "#b3161b", "xfail": "#8a6d00",
                    "skip": "#8a6d00"}
 
@@ -225,7 +226,7 @@ def _tolerance_plot(results: Sequence[Result]) -> list[str]:
     low = max(-20, min(-2, math.floor(math.log10(min(positive))) if positive else -2))
     high = min(20, max(1, math.ceil(math.log10(max(positive))) if positive else 1))
     width, height = _PLOT_W - _LEFT - _RIGHT, _PLOT_H - _TOP - _BOTTOM
-    zero_y, inf_y = _TOP + height + 10, _TOP - 8  # off-scale rows: exact agreement, and non-finite
+    zero_y, inf_y = _TOP + height + 14, _TOP - 16  # off-scale rows: exact agreement, and non-finite
 
     def y_of(ratio: float) -> float:
         if ratio == 0:

@@ -150,7 +150,8 @@ def run_metadata(results: Sequence[Result] = (), *, started: float | None = None
 
     if started is None:
         started = time.time() - (seconds or 0.0)
-    devices = sorted({r.device for r in results if r.device not in ("", "-")})
+    # the devices that ran something (a record skipped because its device is missing names none)
+    devices = sorted({r.device for r in results if r.device not in ("", "-") and (r.status != "skip" or r.points)})
     return {
         "verify": verify.__version__,
         "distribution": DISTRIBUTION,
