@@ -463,11 +463,12 @@ def _slowdown_factor(text: str) -> float | str:
 
 
 class _Version(argparse.Action):
-    """`--version`: verify's version and the installed distribution that provides it."""
+    """`--version`: verify's version, the installed distribution that provides it, and the import package."""
 
     def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
-                         help="print verify's version and the distribution it comes from, and exit")
+                         help="print verify's version, its distribution (verify-derivatives) and import package (verify), "
+                              "and exit")
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: object, values: object,
                  option_string: str | None = None) -> None:
@@ -476,17 +477,22 @@ class _Version(argparse.Action):
 
 
 def version_text() -> str:
-    """`verify 0.1.0 (distribution verify 0.1.0, /path/to/verify)`."""
+    """`verify 0.1.0 (distribution verify-derivatives 0.1.0, import package verify at /path/to/verify)`.
+
+    The distribution is named verify-derivatives because `verify` on the package index is an
+    unrelated project; the import package is `verify`.
+    """
     import importlib.metadata
 
     import verify
+    from verify.report import DISTRIBUTION
 
     where = Path(verify.__file__).resolve().parent
     try:
-        dist = importlib.metadata.distribution("verify")
+        dist = importlib.metadata.distribution(DISTRIBUTION)
         files = [Path(str(dist.locate_file(f))).resolve() for f in dist.files or () if f.name == "__init__.py"]
         ours = not files or any(f.parent == where for f in files) or "__editable__" in str(dist.files)
         origin = f"distribution {dist.metadata['Name']} {dist.version}" + ("" if ours else " (a different copy)")
     except importlib.metadata.PackageNotFoundError:
-        origin = "not installed as a distribution"
-    return f"verify {verify.__version__} ({origin}, {where})"
+        origin = f"not installed as the distribution {DISTRIBUTION}"
+    return f"verify {verify.__version__} ({origin}, import package verify at {where})"

@@ -284,3 +284,13 @@ def test_nan_ratio_for_records_that_compare_no_values() -> None:
     frame = verify.check(YAML)
     expect = frame[frame["mode"] == "expect"].iloc[0]
     assert math.isnan(expect["tolerance_ratio"])
+
+
+def test_the_readme_example_runs() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### From Python"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("\n```", section.index("```python"))]
+    assert len(code.splitlines()) <= 16
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    namespace["test_softplus"]()  # type: ignore[operator]
