@@ -16,7 +16,7 @@ from typing import Any, Union
 from verify._yaml import Y, load_documents, looks_like_case
 from verify.errors import CaseError, Location
 from verify.source import Source
-from verify.vocabulary import CHECK_KINDS, DEVICES, DTYPES, FUNCTION_KEYS, MODES, RESERVED
+from verify.vocabulary import CHECK_KINDS, DEVICES, DTYPES, FUNCTION_KEYS, MODES, PROBE_KINDS, RESERVED
 
 __all__ = [
     "CHECK_KINDS",
@@ -39,12 +39,16 @@ __all__ = [
     "load_text",
 ]
 
-CHECK_OPTIONS = ("expect", "at", "xfail", "tolerance")
+CHECK_OPTIONS = ("expect", "at", "xfail", "tolerance", "probes")
 TOP_KEYS = ("name", "description", "tags", "constants", "variables", "functions", "checks", "points", "seed",
             "dtypes", "devices", "modes", "tolerance", "xfail")
 MAX_RANDOM_POINTS = 1_000_000
 MAX_DIMENSIONS = 4
-MAX_ENTRIES = 10_000  # entries of one shaped variable, each becomes a symbol
+MAX_ENTRIES = 1_048_576  # entries of one shaped variable (probe and value checks beyond DENSE_ENTRIES)
+DENSE_ENTRIES = 10_000  # entries up to which a variable is expanded into symbols for dense checks
+VECTOR_ENTRIES = 1_024  # above this, a function that only value and probe checks target stays in vector form
+MAX_PROBES = 64
+MAX_POINT_VALUES = 1 << 25  # points x entries of the sampled variables: 256 MiB of float64
 
 _RESERVED = RESERVED
 
@@ -112,6 +116,8 @@ class CheckSpec:
     xfail: str | None = None
     tolerance: Mapping[str, Tolerance] | None = None
     at: tuple[Mapping[str, tuple[Any, Location]], ...] = ()  # extension: judge `expect` at these points only
+    probes: int = 4  # probe checks (jvp, vjp, hvp, chain_rule with probes): random directions per point
+    probed: bool = False  # `probes` was given (chain_rule then compares directional derivatives)
 
 
 @dataclass(frozen=True)
@@ -285,8 +291,9 @@ def _variables(y: Y, what: str, inherit: Mapping[str, VariableSpec] | None = Non
                                 "e.g. shape: [3] or shape: [2, 2]")
             shape = tuple(_integer(d, "each dimension of shape", 1, MAX_ENTRIES) for d in dims)
             if math.prod(shape) > MAX_ENTRIES:
-                raise CaseError(shape_y.where, f"{name!r} has {math.prod(shape)} entries (at most {MAX_ENTRIES})",
-                                "verify expands shaped variables into their entries; use smaller shapes")
+                raise CaseError(shape_y.where, f"{name!r} has {math.prod(shape)} entries (at most {MAX_ENTRIES:,})",
+                                "use smaller shapes; above 10,000 entries only value and probe checks "
+                                "(jvp, vjp, hvp) apply")
         has_domain = base.has_domain or "low" in keys or "high" in keys or "shape" in keys
         out.append(VariableSpec(name, low, high, shape, at, has_domain))
     return tuple(out)
@@ -435,6 +442,9 @@ def _checks(y: Y, function_names: list[str]) -> tuple[CheckSpec, ...]:
             raise CaseError(target_y.where, f"{kind}: {target!r} is not a declared function",
                             f"{guess}declared: {', '.join(function_names)}")
         expect = None
+        if "expect" in keys and kind in PROBE_KINDS:
+            raise CaseError(keys["expect"].where, f"expect does not apply to {kind} (a probe check has no formula "
+                            "to claim)", f"check the derivative with - jacobian: {target} and expect, or drop expect")
         if "expect" in keys:
             if kind in ("value",):
                 expect = _nested_source(keys["expect"], "expect", "expect: x**2 + 1")
@@ -453,7 +463,13 @@ def _checks(y: Y, function_names: list[str]) -> tuple[CheckSpec, ...]:
                        for p in points)
             if not at:
                 raise CaseError(raw.where, "`at` is empty", "e.g. at: {v: [3, -4]}")
-        out.append(CheckSpec(kind, target, item.where, expect, xfail, tolerance, at))
+        probes, probed = 4, False
+        if "probes" in keys:
+            if kind not in (*PROBE_KINDS, "chain_rule"):
+                raise CaseError(keys["probes"].where, f"probes applies to {', '.join(PROBE_KINDS)} and chain_rule, "
+                                f"not {kind}", "e.g. - jvp: f\n    probes: 8")
+            probes, probed = _integer(keys["probes"], "probes", 1, MAX_PROBES), True
+        out.append(CheckSpec(kind, target, item.where, expect, xfail, tolerance, at, probes, probed))
     if not out:
         raise CaseError(y.where, "checks is empty", f"leave it out to check every function, or e.g. {example}")
     return tuple(out)
@@ -522,7 +538,7 @@ def _case(file: str, document: Y, default_name: str) -> Case:
     if "tags" in keys:
         tag_items = [keys["tags"]] if isinstance(keys["tags"].value, str) else _list(keys["tags"], "tags", "tags: [seed]")
         tags = tuple(_string(t, "each tag", "tags: [seed, chain-rule]") for t in tag_items)
-    return Case(
+    case = Case(
         file=file,
         name=name,
         where=document.where,
@@ -541,6 +557,20 @@ def _case(file: str, document: Y, default_name: str) -> Case:
         xfail=_string(keys["xfail"], "xfail", "xfail: known bug (issue 12)") if "xfail" in keys else None,
         constants=constants,
     )
+    _check_point_budget(case, keys.get("points"), document)
+    return case
+
+
+def _check_point_budget(case: Case, points_y: Y | None, document: Y) -> None:
+    """Points x entries of the case's variables must fit MAX_POINT_VALUES (the memory of the sample alone)."""
+    entries = sum(math.prod(v.shape) for v in case.variables)
+    count = case.points.random + len(case.points.at)
+    if count * entries > MAX_POINT_VALUES:
+        where = points_y.where if points_y is not None else document.where
+        most = max(1, MAX_POINT_VALUES // max(1, entries))
+        raise CaseError(where, f"{count:,} points of {entries:,} variable entries are {count * entries:,} values, "
+                        f"over the limit of {MAX_POINT_VALUES:,}", f"use at most {most:,} points, e.g. points: "
+                        f"{{random: {min(most, 4)}}}; large tensors need few points (probe checks)")
 
 
 def load_file(path: str | Path, display: str | None = None) -> list[Case | LoadFailure]:
@@ -560,6 +590,16 @@ def load_file(path: str | Path, display: str | None = None) -> list[Case | LoadF
         return [LoadFailure(file, stem, CaseError(Location(file, line, col),
                                                   f"cannot decode the file as UTF-8: byte {raw[exc.start]:#04x} here",
                                                   "save the file as UTF-8"))]
+    return load_text(text, file, stem)
+
+
+def load_text(text: str, display: str = "<string>", stem: str | None = None) -> list[Case | LoadFailure]:
+    """Loads every case of YAML `text` as if read from a file named `display` (`stem` names unnamed cases).
+
+    As `load_file`: a document that fails becomes a LoadFailure, never an exception.
+    """
+    file = display
+    stem = stem if stem is not None else Path(display).stem
     try:
         documents = load_documents(file, text)
     except CaseError as exc:
@@ -590,16 +630,6 @@ def load_file(path: str | Path, display: str | None = None) -> list[Case | LoadF
             name_y = document.value.get("name") if isinstance(document.value, dict) else None
             name = name_y.value if isinstance(name_y, Y) and isinstance(name_y.value, str) else default_name
             out.append(LoadFailure(file, name, exc))
-    return load_text(text, file, stem)
-
-
-def load_text(text: str, display: str = "<string>", stem: str | None = None) -> list[Case | LoadFailure]:
-    """Loads every case of YAML `text` as if read from a file named `display` (`stem` names unnamed cases).
-
-    As `load_file`: a document that fails becomes a LoadFailure, never an exception.
-    """
-    file = display
-    stem = stem if stem is not None else Path(display).stem
     return out
 
 
@@ -673,6 +703,30 @@ def is_composition(function: FunctionSpec, declared_above: set[str]) -> bool:
     return isinstance(body, ast.Call) and isinstance(body.func, ast.Name) and body.func.id in declared_above
 
 
+def widest_argument(case: Case, function: FunctionSpec) -> int:
+    """The number of entries of the function's largest argument."""
+    args = function.args if function.args is not None else case.variables
+    return max((math.prod(a.shape) for a in args), default=1)
+
+
+def is_large(case: Case, function: FunctionSpec) -> bool:
+    """Whether a function has an argument above DENSE_ENTRIES entries (only value and probe checks apply)."""
+    return widest_argument(case, function) > DENSE_ENTRIES
+
+
+def in_vector_form(case: Case, function: FunctionSpec, checks: tuple[CheckSpec, ...]) -> bool:
+    """Whether the function is kept in vector form (never expanded into SymPy entries).
+
+    Above DENSE_ENTRIES entries it always is; above VECTOR_ENTRIES when only value and probe checks
+    target it (a dense check there expands it, as before).
+    """
+    if is_large(case, function):
+        return True
+    targeted = [c.kind for c in checks if c.target == function.name]
+    return (widest_argument(case, function) > VECTOR_ENTRIES and bool(targeted)
+            and all(kind in ("value", *PROBE_KINDS) for kind in targeted))
+
+
 def checks_of(case: Case) -> tuple[CheckSpec, ...]:
     """The case's checks; without `checks`, a jacobian of every function and a chain_rule of every composition."""
     if case.checks is not None:
@@ -680,6 +734,10 @@ def checks_of(case: Case) -> tuple[CheckSpec, ...]:
     out: list[CheckSpec] = []
     above: set[str] = set()
     for function in case.functions:
+        if is_large(case, function):  # no dense Jacobian at this size: values and probes
+            out.extend(CheckSpec(kind, function.name, function.where) for kind in ("value", "jvp", "vjp"))
+            above.add(function.name)
+            continue
         out.append(CheckSpec("jacobian", function.name, function.where))
         if is_composition(function, above):
             out.append(CheckSpec("chain_rule", function.name, function.where))

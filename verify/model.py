@@ -5,13 +5,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy
 
-from verify.case import Case, CheckSpec, FunctionSpec, Nested, VariableSpec, checks_of
+from verify.case import DENSE_ENTRIES, Case, CheckSpec, FunctionSpec, Nested, VariableSpec, checks_of, in_vector_form
 from verify.errors import CaseError
 from verify.expr import Callee, CallTree, Source, compile_call_tree, compile_expression, shape_text
+
+if TYPE_CHECKING:
+    from verify.tensor import Graph
 
 __all__ = ["CompiledFunction", "ImplCall", "Model", "build_model", "derivative_shape", "symbols_for"]
 
@@ -47,13 +51,23 @@ class CompiledFunction:
     call_tree: CallTree | None = None
     impl_calls: tuple[ImplCall, ...] = ()
     lowered_entries: np.ndarray | None = None  # entries over args and impl-call results
+    graph: Graph | None = None  # the vector form; set for large functions, whose entries are not expanded
+
+    @property
+    def large(self) -> bool:
+        """An argument above DENSE_ENTRIES entries: no SymPy entries, only value and probe checks."""
+        return self.graph is not None
 
     @property
     def out_shape(self) -> tuple[int, ...]:
+        if self.graph is not None:
+            return tuple(self.graph.output.shape)
         return tuple(self.entries.shape)
 
     @property
     def flat_symbols(self) -> list[sympy.Symbol]:
+        if self.graph is not None:
+            raise TypeError(f"{self.name} is a large-tensor function: it has no expanded symbols")
         return [s for block in self.symbols for s in block.reshape(-1)]
 
     @property
@@ -73,6 +87,9 @@ class CompiledFunction:
         return f"{self.name}({', '.join(parts)}) -> {shape_text(self.out_shape)}"
 
     def input_labels(self) -> list[str]:
+        if self.graph is not None:
+            return [a.name if not a.shape else f"{a.name}[{', '.join(map(str, i))}]"
+                    for a in self.args for i in np.ndindex(*a.shape)]
         return [str(s) for s in self.flat_symbols]
 
     def output_labels(self) -> list[str]:
@@ -116,6 +133,13 @@ def _first_source(nested: Nested) -> Source:
 
 
 def _callee(function: CompiledFunction) -> Callee:
+    if function.large:
+        def refuse(values: list[np.ndarray]) -> np.ndarray:
+            raise CaseError(function.spec.where, f"{function.name} takes large tensors: it can be called only from "
+                            "functions of large tensors", "give the calling function a large argument too, or "
+                            "check the large function with probe checks (jvp, vjp, hvp)")
+
+        return Callee(function.name, [a.name for a in function.args], [a.shape for a in function.args], refuse)
     flat = function.flat_symbols
 
     def apply(values: list[np.ndarray]) -> np.ndarray:
@@ -131,6 +155,12 @@ def _callee(function: CompiledFunction) -> Callee:
 def _compile_function(spec: FunctionSpec, case: Case, position: int, callees: Mapping[str, Callee],
                       compiled: Mapping[str, CompiledFunction]) -> CompiledFunction:
     args = spec.args if spec.args is not None else case.variables
+    if in_vector_form(case, spec, checks_of(case)):
+        from verify.tensor import function_graph
+
+        empty = np.empty((0,), dtype=object)
+        return CompiledFunction(spec.name, tuple(args), tuple(empty for _ in args), empty, spec,
+                                graph=function_graph(case, spec.name))
     symbols = tuple(symbols_for(a) for a in args)
     later = {f.name: f.where.line for f in case.functions[position:]}
     names = _bound_names(spec, case, {a.name: s for a, s in zip(args, symbols)}, callees, later)
@@ -261,6 +291,15 @@ def _compile_expect(check: CheckSpec, function: CompiledFunction, callees: Mappi
 def _check_targets(checks: tuple[CheckSpec, ...], functions: Mapping[str, CompiledFunction]) -> None:
     for check in checks:
         function = functions[check.target]
+        if function.large and check.kind not in ("value", "jvp", "vjp", "hvp"):  # (only above DENSE_ENTRIES)
+            raise CaseError(check.where, f"{check.kind}: {check.target} takes more than {DENSE_ENTRIES:,} entries "
+                            "in one argument, too many for a dense derivative",
+                            f"use probe checks, which never form the Jacobian: - jvp: {check.target}, "
+                            f"- vjp: {check.target}" + (f", - hvp: {check.target}" if not function.out_shape else ""))
+        if check.kind == "hvp" and function.out_shape:
+            raise CaseError(check.where, f"hvp: {check.target} is not scalar: it returns shape "
+                            f"{shape_text(function.out_shape)}", f"use jvp or vjp on {check.target}, or hvp on a scalar "
+                            "function")
         if check.kind == "gradient" and function.out_shape:
             raise CaseError(check.where, f"{check.kind}: {check.target} is not scalar: it returns shape "
                             f"{shape_text(function.out_shape)}", f"use jacobian: {check.target}, "

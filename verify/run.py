@@ -23,6 +23,7 @@ from verify.options import RunOptions
 from verify.points import Sample, sample_points
 from verify.proof import Counterexample, Verdict
 from verify.results import STATUSES, Result, exit_code
+from verify.vocabulary import PROBE_KINDS
 
 __all__ = ["STATUSES", "Result", "RunOptions", "collect", "exit_code", "run_case", "run_paths"]
 
@@ -201,6 +202,8 @@ class _CaseRun:
     # -- checks ----------------------------------------------------------------------------
     def run_check(self, index: int, check: CheckSpec) -> list[Result]:
         function = self.model.functions[check.target]
+        if check.kind in PROBE_KINDS or function.large:
+            return self.probe_check(index, check, function)
         kind = "jacobian" if check.kind == "chain_rule" else check.kind
         self.progress.stage = f"deriving the exact {kind} of {function.name}"
         start = time.perf_counter()
@@ -218,6 +221,19 @@ class _CaseRun:
             results.extend(self.chain_rows(check, function, derived, symbolic_s))
             symbolic_s = 0.0  # charged to the symbolic row
         results.extend(self.engine_rows(check, function, kind, derived, symbolic_s))
+        return results
+
+    def probe_check(self, index: int, check: CheckSpec, function: CompiledFunction) -> list[Result]:
+        """Probe checks (and values of large functions): directional derivatives, never a dense Jacobian."""
+        from verify.probe_run import probe_rows
+
+        results: list[Result] = []
+        if check.kind != "value" and (function.impl or function.impl_calls) and function.name not in self._values_checked:
+            self._values_checked.add(function.name)  # an implementation's values are checked (once) first
+            value_check = replace(check, kind="value")
+            results.extend(probe_rows(self, index, value_check, function) if function.large else
+                           self.engine_rows(value_check, function, "value", self.derived("value", function), 0.0))
+        results.extend(probe_rows(self, index, check, function))
         return results
 
     def expect_row(self, index: int, check: CheckSpec, function: CompiledFunction, kind: str, derived: np.ndarray,
@@ -282,6 +298,7 @@ class _CaseRun:
             max_abs_err=agreement.max_abs_err, max_rel_err=agreement.max_rel_err,
             worst_point=sample.describe(agreement.worst_point) if agreement.worst_point is not None else "",
             evidence=evidence, rtol=FLOAT64.rtol, atol=FLOAT64.atol, reference_bits=_bits(bits),
+            tolerance_ratio=agreement.max_ratio,
             message="" if agreement.ok else self.mismatch_message(
                 "chain-rule product vs Jacobian", function, "jacobian", agreement, sample, "float64", FLOAT64),
             reference_s=product_ref_s + jacobian_ref_s))
@@ -300,7 +317,6 @@ class _CaseRun:
             modes = tuple(f"{m}-over-rev" for m in ("fwd", "rev") if m in outer)
         else:
             modes = self.modes_for(function)
-            tolerance_ratio=agreement.max_ratio,
         sample = self.sample(function)
         rows: list[Result] = []
         for dtype in self.options.dtypes or self.case.dtypes:

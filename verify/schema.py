@@ -22,7 +22,7 @@ from verify.vocabulary import CHECK_KINDS, DEVICES, DTYPES, MODES, RESERVED
 __all__ = ["build_schema", "main"]
 
 MAX_DIMENSIONS = 4  # verify.case.MAX_DIMENSIONS (kept in step by a test)
-MAX_DIMENSION = 10_000  # verify.case.MAX_ENTRIES
+MAX_DIMENSION = 1_048_576  # verify.case.MAX_ENTRIES
 MAX_RANDOM_POINTS = 1_000_000  # verify.case.MAX_RANDOM_POINTS
 MAX_EXPRESSION_CHARS = 20_000  # verify.expr.LIMITS.max_chars
 NAME_PATTERN = "^[A-Za-z][A-Za-z0-9_]*$"
@@ -59,6 +59,11 @@ CHECK_KIND_TEXT = {
                "reverse-over-reverse).",
     "chain_rule": "The named function must be a composition F(G(...)): the product of its stage Jacobians, "
                   "each at its stage's own inputs, must equal its Jacobian, symbolically and at every point.",
+    "jvp": "Probe check: torch.func.jvp of the named function along seeded random directions vs the exact "
+           "directional derivative J u (no Jacobian is formed; for tensors up to 1,048,576 entries).",
+    "vjp": "Probe check: torch.func.vjp with seeded random output cotangents vs the exact w^T J.",
+    "hvp": "Probe check: the Hessian-vector product of the named scalar function (forward-over-reverse) vs "
+           "the exact H u.",
 }
 
 CHECK_OPTION_TEXT = {
@@ -69,6 +74,7 @@ CHECK_OPTION_TEXT = {
           "function), not as a function. Needs `expect`.",
     "xfail": "The reason this check is expected to fail: a failure is reported as xfail, a pass as xpass.",
     "tolerance": "This check's tolerance; overrides the case's.",
+    "probes": "Probe checks: the number of random directions per point (default 4, at most 64).",
 }
 
 
@@ -218,6 +224,8 @@ def _definitions() -> dict[str, Any]:
                 },
                 "xfail": {"type": "string", "description": CHECK_OPTION_TEXT["xfail"]},
                 "tolerance": {"$ref": "#/$defs/tolerance", "description": CHECK_OPTION_TEXT["tolerance"]},
+                "probes": {"type": "integer", "minimum": 1, "maximum": 64,
+                           "description": CHECK_OPTION_TEXT["probes"]},
             },
             "oneOf": [{"required": [kind]} for kind in CHECK_KINDS],
             "dependentRequired": {"at": ["expect"]},

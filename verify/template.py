@@ -75,6 +75,8 @@ functions:
 #   hessian     the Hessian (of each output entry, for a vector- or matrix-valued function)
 #   chain_rule  a composition H = F(G(...)): the product of its stages' Jacobians, each at its
 #               own inputs, must equal J_H (symbolically and at every point)
+#   jvp vjp hvp probe checks for large tensors (up to 1,048,576 entries): torch's directional
+#               derivatives along seeded random directions vs the exact ones; probes: N per point
 # and optionally:
 #   expect      your hand-derived result, shaped like it (nested lists: rows are outputs,
 #               columns inputs; one expression when it has a single entry); checked symbolically
@@ -93,6 +95,10 @@ checks:
   - jacobian: H
     expect: [[4*x + 2*y, 2*x], [3*x**2 + 2*x*y - y**2, x**2 - 3*y**2 - 2*x*y]]
   - chain_rule: H
+  - jvp: f
+  - vjp: H
+  - hvp: f
+    probes: 2
   # - jacobian: G
   #   xfail: "known bug #12"
 

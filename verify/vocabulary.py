@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["CHECK_KINDS", "CONSTANT_NAMES", "DEVICES", "DTYPES", "FUNCTION_KEYS", "FUNCTION_NAMES", "MODES", "RESERVED"]
+__all__ = [
+    "CHECK_KINDS", "CONSTANT_NAMES", "DEVICES", "DTYPES", "FUNCTION_KEYS", "FUNCTION_NAMES", "MODES", "PROBE_KINDS",
+    "RESERVED",
+]
 
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu", "cuda", "auto")
 MODES = ("rev", "fwd")
-CHECK_KINDS = ("value", "jacobian", "gradient", "hessian", "chain_rule")
+CHECK_KINDS = ("value", "jacobian", "gradient", "hessian", "chain_rule", "jvp", "vjp", "hvp")
+PROBE_KINDS = ("jvp", "vjp", "hvp")
 FUNCTION_KEYS = ("args", "let", "expr", "impl")
 
 # Every function of the expression language; verify.functions builds each (a test keeps them equal).
