@@ -46,7 +46,6 @@ MAX_RANDOM_POINTS = 1_000_000
 MAX_DIMENSIONS = 4
 MAX_ENTRIES = 1_048_576  # entries of one shaped variable (probe and value checks beyond DENSE_ENTRIES)
 DENSE_ENTRIES = 10_000  # entries up to which a variable is expanded into symbols for dense checks
-VECTOR_ENTRIES = 1_024  # above this, a function that only value and probe checks target stays in vector form
 MAX_PROBES = 64
 MAX_POINT_VALUES = 1 << 25  # points x entries of the sampled variables: 256 MiB of float64
 
@@ -717,14 +716,29 @@ def is_large(case: Case, function: FunctionSpec) -> bool:
 def in_vector_form(case: Case, function: FunctionSpec, checks: tuple[CheckSpec, ...]) -> bool:
     """Whether the function is kept in vector form (never expanded into SymPy entries).
 
-    Above DENSE_ENTRIES entries it always is; above VECTOR_ENTRIES when only value and probe checks
-    target it (a dense check there expands it, as before).
+    Above DENSE_ENTRIES entries it always is; at any size when probe checks target it and no
+    dense check does (a dense check expands it, as before).
     """
     if is_large(case, function):
         return True
     targeted = [c.kind for c in checks if c.target == function.name]
-    return (widest_argument(case, function) > VECTOR_ENTRIES and bool(targeted)
+    called = any(re.search(rf"\b{re.escape(function.name)}\s*\(", text) for other in case.functions
+                 if other is not function for text in _texts(other))
+    return (not called and any(kind in PROBE_KINDS for kind in targeted)
             and all(kind in ("value", *PROBE_KINDS) for kind in targeted))
+
+
+def _texts(function: FunctionSpec) -> list[str]:
+    """Every expression text of a function: its expr entries and let bindings."""
+    out: list[str] = [source.text for _, source in function.let]
+    stack: list[Any] = [function.expr]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        else:
+            out.append(item.text)
+    return out
 
 
 def checks_of(case: Case) -> tuple[CheckSpec, ...]:
