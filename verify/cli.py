@@ -210,7 +210,13 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
     finally:
         progress.clear()
     seconds = time.perf_counter() - start
-    written = write_reports(results, args.report_dir, seconds, html=True)
+    metadata = None
+    if interrupted:  # report.meta.json says so: {"partial": true, "cases_finished": ..., "cases_total": ...}
+        from verify.report import run_metadata
+
+        metadata = {**run_metadata(results, seconds=seconds), "partial": True, "cases_finished": len(finished),
+                    "cases_total": len(cases)}
+    written = write_reports(results, args.report_dir, seconds, html=True, metadata=metadata)
     if interrupted:
         return _partial(out, written, results, len(finished), len(cases), seconds)
     if args.junit_xml:

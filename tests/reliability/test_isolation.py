@@ -265,6 +265,8 @@ def test_ctrl_c_writes_the_finished_records_marked_partial_and_exits_130(tmp_pat
     assert rows and {r["case"] for r in rows} == {"good"} and {r["status"] for r in rows} == {"pass"}
     markdown = (tmp_path / "reports" / "report.md").read_text(encoding="utf-8")
     assert "partial" in markdown.split("## Results")[0]
+    meta = json.loads((tmp_path / "reports" / "report.meta.json").read_text(encoding="utf-8"))
+    assert meta["partial"] is True and (meta["cases_finished"], meta["cases_total"]) == (1, 2)
 
 
 def test_a_real_ctrl_c_is_told_apart_from_an_impl_raising_keyboard_interrupt() -> None:
