@@ -53,7 +53,7 @@ class Segment:
         if self.kind == "uniform":
             return f"uniform [{self.a:g}, {self.b:g}]"
         if self.kind == "log":
-            return f"log |x| in [{self.a:.0e}, {self.b:.0e}] ({self.signs})"
+            return f"log-spaced, magnitude {self.a:.0e} to {self.b:.0e} ({self.signs})"  # no pipes: Markdown tables
         if self.kind == "near":
             where = ", ".join(f"{c:.10g}" for c in self.centres)
             return f"near {where} ({self.signs})"

@@ -74,6 +74,7 @@ class Finding:
     order: int
     series: tuple[Series, ...]  # the failing modes, worst first
     known: str = ""
+    unconfirmed: str = ""  # why verify's own run of the case did not xfail it (the case is then not kept)
 
     @property
     def max(self) -> float:
@@ -191,6 +192,36 @@ def _document(finding: Finding, figure: str, thresholds: dict[tuple[str, int], f
         lines.append(f"modes: [{', '.join(finding.modes)}]")
     lines.append(f"tolerance: {{rtol: {rtol:.6g}, atol: 0}}")
     return "\n".join(lines) + "\n"
+
+
+def confirm(folder: Path, paths: Sequence[Path]) -> dict[str, str]:
+    """Runs verify on the findings' case files; case name -> "" when it xfails, else what verify said.
+
+    A case xfails when at least one of its records is `xfail` and none is `xpass`, `fail` or
+    `error` (for example, where verify's reference cannot evaluate a point the atlas could).
+    """
+    import io
+    import tempfile
+    import warnings
+
+    from verify.cli import main
+
+    if not paths:
+        return {}
+    with tempfile.TemporaryDirectory() as reports, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # verify.points casts huge float64 points to float32 to show them
+        main([*map(str, paths), "--report-dir", reports, "--no-cache", "-q"], io.StringIO())
+        data = json.loads((Path(reports) / "report.json").read_text())
+    records = data["results"] if isinstance(data, dict) else data
+    verdicts: dict[str, str] = {}
+    for record in records:
+        name, status = record["case"], record["status"]
+        verdicts.setdefault(name, "no xfail record")
+        if status in ("xpass", "fail", "error"):
+            verdicts[name] = f"{status}: {str(record.get('message') or '')[:300]}"
+        elif status == "xfail" and verdicts[name] == "no xfail record":
+            verdicts[name] = ""
+    return verdicts
 
 
 def impl_module() -> str:

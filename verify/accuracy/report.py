@@ -20,15 +20,19 @@ _COLOURS = {"-": "black", "rev": "tab:blue", "fwd": "tab:orange"}
 _FLOOR = 1e-3  # where an error of 0 is drawn on the log axis
 
 
-def machine() -> str:
-    """Platform, CPUs, load average now, and the versions that matter, on one line."""
+def load_average() -> str:
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
+def machine(load_at_start: str = "") -> str:
+    """Platform, CPUs, load averages (at the start, when given, and now), and the versions that matter, on one line."""
     import flint
     import sympy
     import torch
 
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    load = (f"at start {load_at_start}, at end " if load_at_start else "") + load_average()
     gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return (f"{platform.platform()}, {os.cpu_count()} CPUs{gpu} (load average: {load}); Python "
+    return (f"{platform.platform()}, {os.cpu_count()} CPUs{gpu} (load average {load}); Python "
             f"{platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
             f"SymPy {sympy.__version__}, python-flint {flint.__version__}")
 
@@ -136,7 +140,8 @@ def write_markdown(path: Path, series: Sequence[Series], functions: Sequence[Atl
         "",
         f"- command: `{command}`",
         f"- machine: {machine_line}",
-        f"- runtime: {seconds:.0f} s for {len(functions)} functions, about {points} points per function and dtype",
+        f"- runtime: {seconds:.0f} s (measuring, figures and findings) for {len(functions)} functions, about {points} "
+        "points per function and dtype",
         "",
         "## What is measured",
         "",
@@ -200,8 +205,12 @@ def write_markdown(path: Path, series: Sequence[Series], functions: Sequence[Atl
               "cases/torch_functions/findings.yaml and referenced here.", ""]
     for finding in findings:
         figure = figures.get((finding.function.label, finding.device), "")
-        where = (f"known: {finding.known}" if finding.known
-                 else f"case {finding_files.get(finding.function.label, 'cases/findings/')}::{finding.name}")
+        if finding.known:
+            where = f"known: {finding.known}"
+        elif finding.unconfirmed:
+            where = f"no case kept: verify's own run of it did not xfail ({finding.unconfirmed})"
+        else:
+            where = f"case {finding_files.get(finding.function.label, 'cases/findings/')}::{finding.name}"
         lines.append(f"- {describe(finding, figure)} ({where})")
     failures = [s for s in series if s.failure]
     if failures:
