@@ -721,10 +721,11 @@ def in_vector_form(case: Case, function: FunctionSpec, checks: tuple[CheckSpec, 
     """
     if is_large(case, function):
         return True
-    targeted = [c.kind for c in checks if c.target == function.name]
     called = any(re.search(rf"\b{re.escape(function.name)}\s*\(", text) for other in case.functions
                  if other is not function for text in _texts(other))
-    return (not called and any(kind in PROBE_KINDS for kind in targeted)
+    probed = [c for c in checks if c.target == function.name and (c.kind in PROBE_KINDS or c.probed)]
+    targeted = ["jvp" if c.probed else c.kind for c in checks if c.target == function.name]
+    return (not called and bool(probed)
             and all(kind in ("value", *PROBE_KINDS) for kind in targeted))
 
 

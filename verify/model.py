@@ -291,7 +291,7 @@ def _compile_expect(check: CheckSpec, function: CompiledFunction, callees: Mappi
 def _check_targets(checks: tuple[CheckSpec, ...], functions: Mapping[str, CompiledFunction]) -> None:
     for check in checks:
         function = functions[check.target]
-        if function.large and check.kind not in ("value", "jvp", "vjp", "hvp"):  # (only above DENSE_ENTRIES)
+        if function.large and check.kind not in ("value", "jvp", "vjp", "hvp") and not check.probed:
             raise CaseError(check.where, f"{check.kind}: {check.target} takes more than {DENSE_ENTRIES:,} entries "
                             "in one argument, too many for a dense derivative",
                             f"use probe checks, which never form the Jacobian: - jvp: {check.target}, "
@@ -304,7 +304,7 @@ def _check_targets(checks: tuple[CheckSpec, ...], functions: Mapping[str, Compil
             raise CaseError(check.where, f"{check.kind}: {check.target} is not scalar: it returns shape "
                             f"{shape_text(function.out_shape)}", f"use jacobian: {check.target}, "
                             "or check a scalar function")
-        if check.kind == "chain_rule" and function.call_tree is None:
+        if check.kind == "chain_rule" and function.call_tree is None and not check.probed:
             first = _first_source(function.spec.expr)
             raise CaseError(check.where, f"chain_rule: {check.target} is not a composition: its expression "
                             f"{first.text.strip()!r} is not a call of a declared function",

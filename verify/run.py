@@ -202,6 +202,10 @@ class _CaseRun:
     # -- checks ----------------------------------------------------------------------------
     def run_check(self, index: int, check: CheckSpec) -> list[Result]:
         function = self.model.functions[check.target]
+        if check.kind == "chain_rule" and check.probed:
+            from verify.probe_run import chain_probe_rows
+
+            return chain_probe_rows(self, index, check, function)
         if check.kind in PROBE_KINDS or function.large:
             return self.probe_check(index, check, function)
         kind = "jacobian" if check.kind == "chain_rule" else check.kind
@@ -289,7 +293,8 @@ class _CaseRun:
         agreement = agree(reference_product.values, reference_jacobian.values, FLOAT64, defined)
         sample = self.sample(function)
         bits = min(reference_product.reference_bits(), reference_jacobian.reference_bits())
-        evidence = f"certified product and Jacobian (at least {bits:.0f} bits) rounded to float64 at every point"
+        certainty = "exact" if np.isinf(bits) else f"at least {bits:.0f} bits"
+        evidence = f"certified product and Jacobian ({certainty}) rounded to float64 at every point"
         if agreement.excluded:
             evidence = f"{evidence}; {agreement.excluded} point(s) excluded: {exclusion_text(reference_jacobian)}"
         rows.append(self.base(

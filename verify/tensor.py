@@ -681,3 +681,86 @@ def _first(nested: Any) -> Any:
     while isinstance(nested, list):
         nested = nested[0]
     return nested
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One call F(parts...) of a composition in vector form: F's own graph, and its argument parts.
+
+    A part is either a nested Stage (a call of a declared function) or a node over the
+    composition's inputs (any other expression).
+    """
+
+    callee: str
+    graph: Graph
+    parts: tuple[Stage | Node, ...]
+
+
+def composition(case: Any, name: str) -> tuple[Stage, Graph]:
+    """The stages of the composition `name` (H = F(G(x), ...)) and H's own graph (for J_H u)."""
+    from verify.source import Source
+
+    spec = {f.name: f for f in case.functions}[name]
+    graph = function_graph(case, name)
+    if not isinstance(spec.expr, Source) or spec.let:
+        raise CaseError(spec.where, f"chain_rule with probes: {name} must be one call of a declared function",
+                        f"define it as a call, e.g. {name}: F(G(x, y))")
+    declared = [f.name for f in case.functions]
+    position = declared.index(name)
+    inputs = {n: Var(shape, n) for n, shape in graph.inputs}
+    from verify.model import constant_names
+
+    constants = {k: Const((), v[()]) for k, v in constant_names(case).items()}
+    callees = {f: _inline(case, f) for f in declared[:position]}
+    builder = _Builder(spec.expr.text, spec.expr.where, {**constants, **inputs}, callees)
+    tree = ast.parse(spec.expr.text.strip(), mode="eval").body
+
+    def stage(node: ast.AST) -> Stage | Node:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in declared[:position]:
+            return Stage(node.func.id, function_graph(case, node.func.id), tuple(stage(a) for a in node.args))
+        return builder.visit(node)
+
+    top = stage(tree)
+    if not isinstance(top, Stage):
+        raise CaseError(spec.where, f"chain_rule with probes: {name} is not a call of a declared function",
+                        f"define it as a call, e.g. {name}: F(G(x, y))")
+    return top, graph
+
+
+def _inline(case: Any, callee: str) -> Callable[[list[Node]], Node]:
+    """A callee for _Builder: the function's graph with its arguments bound to the given nodes."""
+    graph = function_graph(case, callee)
+
+    def call(values: list[Node]) -> Node:
+        return substitute(graph, values)
+
+    return call
+
+
+def substitute(graph: Graph, values: list[Node]) -> Node:
+    """`graph`'s output with its input variables replaced by `values` (spread when the counts differ)."""
+    shapes = [shape for _, shape in graph.inputs]
+    if len(values) != len(shapes) or any(v.shape != s for v, s in zip(values, shapes)):
+        values = _spread(values, shapes, type("Spec", (), {"name": "a call", "where": Location("")})())
+    mapping = {name: value for (name, _), value in zip(graph.inputs, values)}
+    memo: dict[int, Node] = {}
+    for node in topological([graph.output]):
+        if isinstance(node, Var):
+            memo[id(node)] = mapping[node.name]
+            continue
+        children = _inputs(node)
+        if not children:
+            memo[id(node)] = node
+            continue
+        memo[id(node)] = _rebuild(node, [memo[id(c)] for c in children])
+    return memo[id(graph.output)]
+
+
+def _rebuild(node: Node, children: list[Node]) -> Node:
+    if isinstance(node, Elem):
+        return Elem(node.shape, node.formula, node.params, tuple(children))
+    if isinstance(node, MatMul):
+        return MatMul(node.shape, children[0], children[1])
+    if isinstance(node, Stack):
+        return Stack(node.shape, tuple(children))
+    return _same_op(node, children[0]) if not isinstance(node, LogSumExp) else LogSumExp(node.shape, children[0])

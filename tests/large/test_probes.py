@@ -182,3 +182,32 @@ def test_sympy_is_not_asked_for_large_functions(tmp_path: Path) -> None:
     model = build_model(case)
     assert model.functions["f"].large and model.functions["f"].entries.size == 0
     assert sympy  # the graph carries SymPy scalar formulas only
+
+
+def test_chain_rule_with_probes_holds_stage_by_stage_at_any_size(run_text) -> None:
+    rows = run_text("""
+name: chain-probes
+variables: {x: {low: -1, high: 1, shape: [3000]}}
+functions:
+  G: {args: [x], expr: "sin(x) * x"}
+  F: {args: {u: {shape: [3000]}}, expr: "softmax(u) * u"}
+  H: F(G(x))
+checks:
+  - chain_rule: H
+    probes: 2
+points: {random: 1}
+---
+name: chain-small
+variables: {x: {low: -2, high: 2}, y: {low: -2, high: 2}}
+functions:
+  G: {args: [x, y], expr: [x + y, x**2 - y**2]}
+  F: {args: [u, v], expr: [u**2 + v, u*v]}
+  H: F(G(x, y))
+checks:
+  - chain_rule: H
+    probes: 3
+points: {random: 8}
+""")
+    assert {(r.case, r.mode) for r in rows} == {("chain-probes", "numeric"), ("chain-probes", "jvp"),
+                                                ("chain-small", "numeric"), ("chain-small", "jvp")}
+    assert all(r.status == "pass" and r.check == "chain_rule" for r in rows), [r.message for r in rows]
