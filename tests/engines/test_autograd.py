@@ -54,6 +54,27 @@ LANGUAGE = {
     "min": ("min(x, y, 1)", -3, 3),
     "max": ("max(x, y, 1)", -3, 3),
     "where": ("where(x > 0.5, x**2, sin(x))", -2, 2),
+    "erfinv": ("erfinv(x)", -0.9, 0.9),
+    "erfcinv": ("erfcinv(x)", 0.1, 1.9),
+    "ndtr": ("ndtr(x)", -3, 3),
+    "log_ndtr": ("log_ndtr(x)", -3, 3),
+    "ndtri": ("ndtri(x)", 0.05, 0.95),
+    "sinc": ("sinc(x)", -2, 2),
+    "i0": ("i0(x)", -3, 3),
+    "i1": ("i1(x)", -3, 3),
+    "i0e": ("i0e(x)", 0.1, 3),
+    "i1e": ("i1e(x)", 0.1, 3),
+    "polygamma": ("polygamma(2, x)", 0.5, 4),  # (torch's trigamma, order 1, is good to ~5e-10 only)
+    "xlogy": ("xlogy(x, y)", 0.1, 3),
+    "xlog1py": ("xlog1py(x, y)", 0.1, 3),
+    "logit": ("logit(x)", 0.05, 0.95),
+    "floor": ("floor(x) * x", -3, 3),
+    "ceil": ("ceil(x) * x", -3, 3),
+    "trunc": ("trunc(x) * x", -3, 3),
+    "round": ("round(x) * x", -3, 3),
+    "frac": ("frac(x)", -3, 3),
+    "fmod": ("fmod(x, y)", 0.3, 3),
+    "remainder": ("remainder(x, y)", 0.3, 3),
 }
 
 # Tolerances of this test, chosen from the precisions themselves: float64 results should agree to
