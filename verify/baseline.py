@@ -216,12 +216,19 @@ def warm_up_torch() -> None:
     import torch
     from torch import func
 
+    from verify.engines.autograd import _without_dynamo_import
+
     def vector(z: torch.Tensor) -> torch.Tensor:
         return torch.stack([torch.sin(z[0]) * z[1], z[0] ** 2 + torch.exp(z[1])])
 
     def scalar(z: torch.Tensor) -> torch.Tensor:
         return torch.sin(z[0]) * z[1] + z[0] ** 2
 
+    with _without_dynamo_import():  # as verify's own transforms run (see verify.engines.autograd)
+        _warm(func, torch, vector, scalar)
+
+
+def _warm(func: Any, torch: Any, vector: Any, scalar: Any) -> None:
     for dtype in (torch.float64, torch.float32):
         points = torch.linspace(0.1, 0.9, 6, dtype=dtype).reshape(3, 2)
         func.vmap(vector)(points)

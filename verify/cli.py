@@ -200,9 +200,10 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
 
             results = list(run_parallel(cases, options, args.jobs, on_case, on_start=progress.start))
         else:
-            from verify.baseline import warm_up_torch
+            if args.baseline:  # timings are compared: torch's one-time costs first (workers do the same)
+                from verify.baseline import warm_up_torch
 
-            warm_up_torch()  # torch's one-time costs, before any record is timed (workers do the same)
+                warm_up_torch()
             results = list(run_paths(cases, options, on_case=on_case, on_start=progress.start))
     except KeyboardInterrupt:  # Ctrl-C: report what finished, marked partial, and exit 130
         interrupted = True
