@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -141,9 +142,15 @@ def _arb_polygamma(n: Any, x: Any) -> Any:
     order = int(n.unique_fmpz())
     if order == 0:
         return x.digamma()
-    # psi^(n)(x) = (-1)^(n+1) n! zeta(n+1, x)
+    # psi^(n)(x) = (-1)^(n+1) n! zeta(n+1, x); Arb's Hurwitz zeta needs x > 0, so for x <= 0 shift
+    # by the recurrence psi^(n)(x) = psi^(n)(x + k) - (-1)^n n! sum_{j<k} (x + j)^-(n+1)
     arb = type(x)
-    return (-1) ** (order + 1) * arb.fac_ui(order) * arb(order + 1).zeta(x)
+    factorial = arb.fac_ui(order)
+    shift = 0 if x > 0 else math.floor(-float(x.mid())) + 1
+    total = (-1) ** (order + 1) * factorial * arb(order + 1).zeta(x + shift)
+    for j in range(shift):
+        total -= (-1) ** order * factorial / (x + j) ** (order + 1)
+    return total
 
 
 def _arb_ndtr(x: Any) -> Any:

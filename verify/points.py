@@ -25,7 +25,8 @@ class Sample:
 
     def rounded(self, dtype: str) -> np.ndarray:
         """The points as the dtype represents them, back in float64: the reference is taken there."""
-        return self.flat.astype(dtype).astype(np.float64)
+        with np.errstate(over="ignore"):  # a float64 point beyond float32's range rounds to inf there
+            return self.flat.astype(dtype).astype(np.float64)
 
     def describe(self, index: int, dtype: str = "float64") -> str:
         """One point as `x=1, y=2` (at most 6 entries shown)."""
