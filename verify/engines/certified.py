@@ -414,11 +414,15 @@ class ArbProgram:
         flat = [sympy.sympify(e) for e in np.asarray(entries, dtype=object).reshape(-1)]
         guard_flat = [sympy.sympify(e) for g in guards for e in np.asarray(g, dtype=object).reshape(-1)]
         self.n_entries = len(flat)
+        # rational constants (the zeros of sparse Jacobians, mostly) are exact: only the rest is evaluated
+        self._fixed = {i: e for i, e in enumerate(flat) if e.is_Rational}
+        self._live = np.array([i for i in range(len(flat)) if i not in self._fixed], dtype=np.intp)
         heads = {head: name for name, (head, _) in arb_table().items()}
         emitter = _Emitter(symbols, heads, jump_rules())
-        texts = emitter.emit([*flat, *guard_flat])
+        texts = emitter.emit([flat[i] for i in self._live] + guard_flat)
         arguments = ", ".join(["C", "S", *(f"x{i}" for i in range(self.n_inputs))])
-        source = "\n".join([f"def _program({arguments}):", *emitter.lines, f"    return ({', '.join(texts)},)"])
+        returned = f"({', '.join(texts)},)" if texts else "()"
+        source = "\n".join([f"def _program({arguments}):", *emitter.lines, f"    return {returned}"])
         self.source = source
         self.constants = tuple(emitter.constants)
         namespace = {**_arb_namespace(), **_helpers(hull)}
@@ -434,7 +438,7 @@ class ArbProgram:
         try:
             constants = [_fmpq_constant(c) for c in self.constants]
             state = _State()
-            return list(self._program(constants, state, *point))[: self.n_entries]
+            return self._full(list(self._program(constants, state, *point)), _fmpq_constant)[: self.n_entries]
         except (TypeError, ZeroDivisionError, ValueError):
             return None
 
@@ -446,7 +450,19 @@ class ArbProgram:
             arb = _flint().arb
             state = _State()
             inputs = [v if isinstance(v, arb) else arb(v) for v in point]
-            return list(self._program(constants, state, *inputs)), state.boundary
+            return self._full(list(self._program(constants, state, *inputs)), _arb_constant), state.boundary
+
+    def _full(self, values: list[Any], constant: Callable[[sympy.Basic], Any]) -> list[Any]:
+        """The program's results (live entries, then guards) with the fixed rational entries put back in place."""
+        if not self._fixed:
+            return values
+        live = len(self._live)
+        out: list[Any] = [None] * self.n_entries
+        for position, index in enumerate(self._live):
+            out[index] = values[position]
+        for index, value in self._fixed.items():
+            out[index] = constant(value)
+        return out + values[live:]
 
     def __call__(self, points: np.ndarray, dtype: str = "float64", rtol: float = 0.0, atol: float = 0.0,
                  start_bits: int | None = None) -> Certified:
@@ -456,8 +472,9 @@ class ArbProgram:
         entries = self.n_entries
         mantissa = _MANTISSA.get(dtype, 53)
         bits = start_bits or max(64, 2 * mantissa + 16)
-        mids = np.full((batch, entries), np.nan)
-        accuracy = np.full((batch, entries), -np.inf)
+        live = len(self._live)
+        mids = np.full((batch, live), np.nan)
+        accuracy = np.full((batch, live), -np.inf)
         status = np.full(batch, NOT_CERTIFIED, dtype=np.int8)
         boundary = [""] * batch
         pending = np.arange(batch)
@@ -490,8 +507,12 @@ class ArbProgram:
                     break
                 pending = np.asarray(still, dtype=int)
                 bits = min(CAP_BITS, bits * 4)
-        rounded = _round(mids, dtype)
-        point_bits = accuracy.min(axis=1) if entries else np.full(batch, np.inf)
+        full_mids = np.empty((batch, entries))
+        full_mids[:, self._live] = mids
+        for fixed, value in self._fixed.items():
+            full_mids[:, fixed] = _rational_float(value)
+        rounded = _round(full_mids, dtype)
+        point_bits = accuracy.min(axis=1) if live else np.full(batch, np.inf)
         rounded[status != DEFINED] = np.nan
         return Certified(rounded.reshape((batch, *self.shape)), status, point_bits, tuple(boundary), used)
 
@@ -504,7 +525,7 @@ class ArbProgram:
         tolerance. Guards (the function's value, and gradient for Hessians) need only be
         defined, and on a branch boundary narrow: a wide guard there is a jump.
         """
-        entries = balls[: self.n_entries]
+        entries = balls[: len(self._live)]
         count = len(entries)  # bulk conversions: per-entry Python work dominates the reference's time
         mids[:] = np.fromiter((float(b) for b in entries), dtype=np.float64, count=count)
         accuracy = np.fromiter((b.rel_accuracy_bits() for b in entries), dtype=np.float64, count=count)
@@ -524,7 +545,7 @@ class ArbProgram:
                 continue
             if outcome == "ok":
                 outcome = "wide"
-        for ball in balls[self.n_entries:]:
+        for ball in balls[len(self._live):]:
             if not ball.is_finite():
                 return "nan"
             if boundary and outcome == "ok" and not _narrow(ball, mantissa):
@@ -535,6 +556,14 @@ class ArbProgram:
 def _narrow(ball: Any, mantissa: int) -> bool:
     rad = float(ball.rad())
     return rad == 0 or rad <= abs(float(ball.mid())) * 2.0 ** -(mantissa + 2) or rad <= 2.0 ** -(2 * mantissa)
+
+
+def _rational_float(value: sympy.Rational) -> float:
+    """A rational constant correctly rounded to float64 (+-inf beyond its range)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _round(mids: np.ndarray, dtype: str) -> np.ndarray:
