@@ -72,8 +72,10 @@ def time_budget(seconds: float) -> Iterator[Budget]:
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
         # Re-armed first: an exception raised while a gc callback runs is swallowed as
-        # "unraisable" (hypothesis installs one), so the alarm repeats until one gets through.
-        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        # "unraisable" (hypothesis installs one), so the alarm repeats until one gets through. Not
+        # sooner than 0.25 s: the hook that reports the swallowed one (pytest's) must be let finish,
+        # or it fails itself ("Failed to process unraisable exception") on a loaded machine.
+        signal.setitimer(signal.ITIMER_REAL, 0.25)
         raise BudgetExceededError(f"ran out of its {owner.seconds:.3g} s budget", owner)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
