@@ -253,9 +253,12 @@ def _arb_values(roots: Sequence[Node], variables: Mapping[str, np.ndarray], tang
                 constants = [_arb_constant(c) for c in program.constants]
                 arrays = np.broadcast_arrays(*[values[id(a)] for a in node.args])
                 flat = [np.asarray(a, dtype=object).reshape(-1) for a in arrays]
-                run = program._program
                 result = np.empty(flat[0].size if flat else 1, dtype=object)
-                result[:] = [run(constants, state, *entry)[0] for entry in zip(*flat)]
+                if program._fixed:  # the formula is a rational constant (a derivative of p - q, say)
+                    result[:] = [_arb_constant(program._fixed[0])] * result.size
+                else:
+                    run = program._program
+                    result[:] = [run(constants, state, *entry)[0] for entry in zip(*flat)]
                 out = result.reshape(node.shape)
             elif isinstance(node, MatMul):
                 out = _arb_matmul(values[id(node.a)], values[id(node.b)])
