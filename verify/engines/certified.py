@@ -614,7 +614,7 @@ def spot_check(entries: np.ndarray, derivative: np.ndarray, symbols: Sequence[sy
 
 def _spot_check(values: ArbProgram, jacobian: ArbProgram, n: int, points: np.ndarray, bits: int) -> bool | None:
     arb = _flint().arb
-    step = arb(2) ** -(bits // 5)
+    unit = arb(2) ** -(bits // 5)
     for point in points:
         exact = [arb(float(v)) for v in point]
         claimed, _ = jacobian.balls(exact, bits)
@@ -622,6 +622,8 @@ def _spot_check(values: ArbProgram, jacobian: ArbProgram, n: int, points: np.nda
             continue
         defined = True
         for j in range(n):
+            # a step relative to the coordinate: near 1e-300 an absolute one would leave the domain
+            step = unit * abs(exact[j]) if not exact[j].is_zero() else unit
             plus, _ = values.balls([v + step if k == j else v for k, v in enumerate(exact)], bits)
             minus, _ = values.balls([v - step if k == j else v for k, v in enumerate(exact)], bits)
             if not all(b.is_finite() for b in (*plus, *minus)):
