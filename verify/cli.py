@@ -222,8 +222,9 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
         return _partial(out, written, results, len(finished), len(cases), seconds)
     if args.junit_xml:
         from verify.junit import write_junit
+        from verify.report import run_metadata
 
-        written.append(write_junit(results, args.junit_xml, seconds))
+        written.append(write_junit(results, args.junit_xml, seconds, metadata or run_metadata(results, seconds=seconds)))
     out.write(f"reports: {', '.join(str(p) for p in written)}\n")
     out.write("".join(f"{line}\n" for line in status_table(results)))
     code = exit_code(results)

@@ -19,10 +19,10 @@ import re
 import socket
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from verify.results import Result
@@ -72,8 +72,12 @@ def _headline(r: Result) -> str:
     return first if len(first) <= _MESSAGE_CHARS else first[: _MESSAGE_CHARS - 3] + "..."
 
 
-def to_junit(results: Sequence[Result], seconds: float | None = None) -> ET.ElementTree:
-    """The JUnit document for `results`: `<testsuites>` with one `<testsuite name="verify">`."""
+def to_junit(results: Sequence[Result], seconds: float | None = None,
+             metadata: Mapping[str, Any] | None = None) -> ET.ElementTree:
+    """The JUnit document for `results`: `<testsuites>` with one `<testsuite name="verify">`.
+
+    The run's metadata (verify.report.run_metadata), when given, is the suite's `<properties>`.
+    """
     from verify.report import capped
 
     results = [capped(r) for r in results]
@@ -87,6 +91,12 @@ def to_junit(results: Sequence[Result], seconds: float | None = None) -> ET.Elem
                           skipped=str(counts["skip"] + counts["xfail"]), time=root.get("time", "0"),
                           timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                           hostname=_clean(socket.gethostname()))
+    if metadata:
+        from verify.report import metadata_lines
+
+        properties = ET.SubElement(suite, "properties")
+        for label, text in metadata_lines(metadata):
+            ET.SubElement(properties, "property", name=_clean(label), value=_clean(text))
     seen: Counter[tuple[str, str]] = Counter()
     for r in results:
         name = testcase_name(r)
@@ -111,9 +121,10 @@ def to_junit(results: Sequence[Result], seconds: float | None = None) -> ET.Elem
     return ET.ElementTree(root)
 
 
-def write_junit(results: Sequence[Result], path: str | Path, seconds: float | None = None) -> Path:
+def write_junit(results: Sequence[Result], path: str | Path, seconds: float | None = None,
+                metadata: Mapping[str, Any] | None = None) -> Path:
     """Writes the JUnit XML of `results` to `path` (folders created) and returns the path."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    to_junit(results, seconds).write(target, encoding="utf-8", xml_declaration=True)
+    to_junit(results, seconds, metadata).write(target, encoding="utf-8", xml_declaration=True)
     return target

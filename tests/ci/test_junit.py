@@ -106,3 +106,19 @@ def test_the_schema_rejects_what_the_old_writer_wrote(tmp_path: Path) -> None:
     assert schema.is_valid(ok)
     assert not schema.is_valid(ok.replace("<testsuites>", '<testsuites skipped="0">'))
     assert not schema.is_valid(ok.replace('<testcase name="t"/>', '<testcase name="t" file="f.yaml" line="3"/>'))
+
+
+def test_the_run_metadata_is_the_suites_properties(tmp_path) -> None:
+    from verify.junit import to_junit
+    from verify.report import run_metadata
+    from verify.results import Result
+
+    results = [Result(file="a.yaml", case="c", check="value", function="f", dtype="float64", device="cpu",
+                      mode="value", status="pass")]
+    tree = to_junit(results, 1.0, run_metadata(results, seconds=1.0))
+    suite = tree.getroot().find("testsuite")
+    assert suite is not None
+    properties = {p.get("name"): p.get("value") for p in suite.find("properties") or []}
+    assert properties["verify"] and properties["torch"] and "command line" in properties
+    # properties come before the testcases, as the junit-10 schema orders them
+    assert list(suite)[0].tag == "properties"
