@@ -121,4 +121,4 @@ def test_the_run_metadata_is_the_suites_properties(tmp_path) -> None:
     properties = {p.get("name"): p.get("value") for p in suite.find("properties") or []}
     assert properties["verify"] and properties["torch"] and "command line" in properties
     # properties come before the testcases, as the junit-10 schema orders them
-    assert list(suite)[0].tag == "properties"
+    assert next(iter(suite)).tag == "properties"
