@@ -1,4 +1,4 @@
-"""Results -> pandas DataFrame -> report.csv, report.json (records) and report.md (and report.html).
+"""Results -> report.csv, report.json (records) and report.md (and report.html); a pandas DataFrame for the API.
 
 Every run's metadata (`run_metadata`: versions, devices, start time, command line, git commit)
 goes to report.meta.json beside report.json (which stays a list of records), to the head of
@@ -225,6 +225,29 @@ def csv_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) and value != "-" else value
 
 
+def _csv_value(name: str, value: object) -> str:
+    # as pandas writes a frame: NaN as an empty cell, floats by repr, text escaped against formulas
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return csv_cell(value) if name in TEXT_COLUMNS and isinstance(value, str) else str(value)
+
+
+def write_csv(results: Sequence[Result], path: Path) -> None:
+    """report.csv with the standard library (no pandas at run time): one row per capped result.
+
+    RFC 4180 line ends, so a CR or LF inside a cell is quoted; `pandas.read_csv` reads it with
+    its defaults.
+    """
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(COLUMNS)
+        for result in results:
+            r = capped(result)
+            writer.writerow([_csv_value(name, getattr(r, name)) for name in COLUMNS])
+
+
 def find_figure(directory: str | Path) -> Path | None:
     """The forward/reverse plot for report.html: DIR/figures/..., else ./reports/figures/..., if either exists."""
     from verify.html_report import FIGURE
@@ -324,12 +347,9 @@ def write_reports(results: Sequence[Result], directory: str | Path, seconds: flo
     out.mkdir(parents=True, exist_ok=True)
     if metadata is None:
         metadata = run_metadata(results, seconds=seconds)
-    frame = to_frame(results)
     csv_path, json_path, md_path = out / "report.csv", out / "report.json", out / "report.md"
     meta_path = out / "report.meta.json"
-    for column in TEXT_COLUMNS:
-        frame[column] = frame[column].map(csv_cell)
-    frame.to_csv(csv_path, index=False, lineterminator="\r\n")  # RFC 4180; a CR or LF in a cell is then quoted
+    write_csv(results, csv_path)
     json_path.write_text(json.dumps(to_records(results), indent=1, allow_nan=False) + "\n", encoding="utf-8")
     meta_path.write_text(json.dumps(dict(metadata), indent=1, allow_nan=False) + "\n", encoding="utf-8")
     md_path.write_text(_markdown(results, seconds, metadata), encoding="utf-8")

@@ -473,3 +473,15 @@ def test_import_verify_cli_does_not_load_torch() -> None:
 
 def test_import_verify_cli_does_not_load_sympy() -> None:
     assert "sympy" not in _imported_after("import verify.cli")
+
+
+def test_a_run_writes_its_reports_without_pandas(tmp_path: Path) -> None:
+    # pandas is for the Python API's frames; a CLI run (the CI gate) must not need it
+    code = ("import sys, runpy; sys.modules['pandas'] = None; "
+            f"sys.argv = ['verify', 'cases/seed/scalar_derivative.yaml', '--report-dir', {str(tmp_path)!r}, '-q']; "
+            "runpy.run_module('verify', run_name='__main__')")
+    completed = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    header = (tmp_path / "report.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.split(",")[:3] == ["file", "case", "check"]
+    assert (tmp_path / "report.json").is_file() and (tmp_path / "report.md").is_file()
