@@ -27,7 +27,7 @@ from verify.vocabulary import PROBE_KINDS
 
 __all__ = ["STATUSES", "Result", "RunOptions", "collect", "exit_code", "run_case", "run_paths"]
 
-FLOAT64 = Tolerance(rtol=1e-9, atol=1e-12)  # exact vs exact, both evaluated in float64
+FLOAT64 = Tolerance(rtol=1e-9, atol=1e-12)  # exact vs exact: both certified, rounded to float64
 
 
 def _entry_label(function: CompiledFunction, kind: str, entry: tuple[int, ...]) -> str:

@@ -234,10 +234,6 @@ class Graph:
     output: Node
     inputs: tuple[tuple[str, tuple[int, ...]], ...]
 
-    @property
-    def n_inputs(self) -> int:
-        return sum(math.prod(shape) for _, shape in self.inputs)
-
 
 class _Builder(ast.NodeVisitor):
     """Python syntax -> graph nodes, for the language's tensor operations; anything else is an error."""
@@ -434,10 +430,6 @@ def build_graph(expr_text: str, where: Location, inputs: Sequence[tuple[str, tup
 
 # -- derivatives as graphs ------------------------------------------------------------------------
 
-def _unbroadcast(node: Node, shape: tuple[int, ...]) -> Node:
-    return sum_to(node, shape)
-
-
 def jvp(graph: Graph, absolute_mode: bool = False, output: Node | None = None) -> Node | None:
     """The directional derivative J u of `output` (default: the graph's) along Tangent nodes named like inputs.
 
@@ -543,7 +535,7 @@ def vjp(graph: Graph, cotangent: Node, absolute_mode: bool = False) -> dict[str,
                 if partial == 0:
                     continue
                 local = Elem(node.shape, sympy.Abs(partial) if absolute_mode else partial, node.params, node.args)
-                push(arg, _unbroadcast(mul(w, local), arg.shape))
+                push(arg, sum_to(mul(w, local), arg.shape))
         elif isinstance(node, MatMul):
             push(node.a, _matmul_adjoint_a(w, factor(node.b), node.a.shape))
             push(node.b, _matmul_adjoint_b(factor(node.a), w, node.b.shape))

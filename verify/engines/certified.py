@@ -591,11 +591,6 @@ def compile_arb(entries: np.ndarray, symbols: Sequence[sympy.Symbol], guards: Se
     return ArbProgram(entries, symbols, guards, hull)
 
 
-def float_text(value: float) -> str:
-    """A float for messages: ten significant digits."""
-    return f"{value:.10g}" if math.isfinite(value) else str(value)
-
-
 def spot_check(entries: np.ndarray, derivative: np.ndarray, symbols: Sequence[sympy.Symbol], points: np.ndarray,
                bits: int = 512, tries: int = 5) -> bool | None:
     """Whether `derivative` (outputs x inputs) is the Jacobian of `entries` at one of `points`.
