@@ -599,58 +599,63 @@ def function_graph(case: Any, name: str) -> Graph:
 
     Raises CaseError (with the file location) for what the vector form does not cover.
     """
+    spec = _spec(case, name)
+    args = _arguments(case, spec)
+    names: dict[str, Node] = {**_constant_nodes(case), **{a.name: Var(a.shape, a.name) for a in args}}
+    callees = _callees(case, name)
+    for bound, source in spec.let:
+        names[bound] = _Builder(source.text, source.where, names, callees).build()
+    output = _nested(spec.expr, names, callees)
+    return Graph(output, tuple((a.name, a.shape) for a in args))
+
+
+def _spec(case: Any, name: str) -> Any:
+    return next(f for f in case.functions if f.name == name)
+
+
+def _arguments(case: Any, spec: Any) -> tuple[Any, ...]:
+    return tuple(spec.args if spec.args is not None else case.variables)
+
+
+def _constant_nodes(case: Any) -> dict[str, Node]:
     from verify.model import constant_names
+
+    return {k: Const((), v[()]) for k, v in constant_names(case).items()}
+
+
+def _nested(nested: Any, names: Mapping[str, Node], callees: Mapping[str, Callable[[list[Node]], Node]]) -> Node:
+    """An `expr` (one source, or nested lists of them) as one node; lists are stacked."""
     from verify.source import Source
 
-    specs = {f.name: f for f in case.functions}
-    constants = {k: v[()] for k, v in constant_names(case).items()}
+    if isinstance(nested, Source):
+        return _Builder(nested.text, nested.where, names, callees).build()
+    parts = [_nested(item, names, callees) for item in nested]
+    if len({p.shape for p in parts}) != 1:
+        raise CaseError(_first(nested).where, "the entries of a list expression have different shapes",
+                        "every entry of a list must have the same shape")
+    return Stack((len(parts), *parts[0].shape), tuple(parts))
 
-    def arguments(spec: Any) -> tuple[Any, ...]:
-        return tuple(spec.args if spec.args is not None else case.variables)
 
-    def expression(spec: Any, names: dict[str, Node], callees: Mapping[str, Callable[[list[Node]], Node]]) -> Node:
-        for bound, source in spec.let:
-            names[bound] = _Builder(source.text, source.where, names, callees).build()
-        return _nested(spec.expr, names, callees)
+def _callees(case: Any, name: str) -> dict[str, Callable[[list[Node]], Node]]:
+    """The functions declared above `name`, as calls that inline their graphs."""
+    declared = [f.name for f in case.functions]
+    return {spec.name: _inliner(case, spec) for spec in case.functions[:declared.index(name)]}
 
-    def _nested(nested: Any, names: dict[str, Node], callees: Mapping[str, Callable[[list[Node]], Node]]) -> Node:
-        if isinstance(nested, Source):
-            return _Builder(nested.text, nested.where, names, callees).build()
-        parts = [_nested(item, names, callees) for item in nested]
-        if len({p.shape for p in parts}) != 1:
-            raise CaseError(_first(nested).where, "the entries of a list expression have different shapes",
-                            "every entry of a list must have the same shape")
-        return Stack((len(parts), *parts[0].shape), tuple(parts))
 
-    def callees_before(position: int) -> dict[str, Callable[[list[Node]], Node]]:
-        out: dict[str, Callable[[list[Node]], Node]] = {}
-        for spec in case.functions[:position]:
-            out[spec.name] = _inliner(spec)
-        return out
+def _inliner(case: Any, spec: Any) -> Callable[[list[Node]], Node]:
+    """A call of `spec`: its graph (built when first called) with its arguments bound to the values."""
+    built: list[Graph] = []
 
-    def _inliner(spec: Any) -> Callable[[list[Node]], Node]:
-        def call(values: list[Node]) -> Node:
-            if spec.impl:
-                raise CaseError(spec.where, f"{spec.name} has an impl: in vector form (probe checks, large tensors) "
-                                "a call of an impl function is not supported yet", f"check {spec.name} itself with "
-                                "probe checks, or its callers with dense checks")
-            args = arguments(spec)
-            if len(values) != len(args) or any(v.shape != a.shape for v, a in zip(values, args)):
-                values = _spread(values, [a.shape for a in args], spec)
-            position = [f.name for f in case.functions].index(spec.name)
-            names: dict[str, Node] = {**{k: Const((), v) for k, v in constants.items()},
-                                      **{a.name: v for a, v in zip(args, values)}}
-            return expression(spec, names, callees_before(position))
+    def call(values: list[Node]) -> Node:
+        if spec.impl:
+            raise CaseError(spec.where, f"{spec.name} has an impl: in vector form (probe checks, large tensors) "
+                            "a call of an impl function is not supported yet", f"check {spec.name} itself with "
+                            "probe checks, or its callers with dense checks")
+        if not built:
+            built.append(function_graph(case, spec.name))
+        return substitute(built[0], values, spec)
 
-        return call
-
-    spec = specs[name]
-    args = arguments(spec)
-    position = [f.name for f in case.functions].index(name)
-    names: dict[str, Node] = {**{k: Const((), v) for k, v in constants.items()},
-                              **{a.name: Var(a.shape, a.name) for a in args}}
-    output = expression(spec, names, callees_before(position))
-    return Graph(output, tuple((a.name, a.shape) for a in args))
+    return call
 
 
 def _spread(values: list[Node], shapes: list[tuple[int, ...]], spec: Any) -> list[Node]:
@@ -692,23 +697,18 @@ def composition(case: Any, name: str) -> tuple[Stage, Graph]:
     """The stages of the composition `name` (H = F(G(x), ...)) and H's own graph (for J_H u)."""
     from verify.source import Source
 
-    spec = {f.name: f for f in case.functions}[name]
+    spec = _spec(case, name)
     graph = function_graph(case, name)
     if not isinstance(spec.expr, Source) or spec.let:
         raise CaseError(spec.where, f"chain_rule with probes: {name} must be one call of a declared function",
                         f"define it as a call, e.g. {name}: F(G(x, y))")
-    declared = [f.name for f in case.functions]
-    position = declared.index(name)
+    callees = _callees(case, name)
     inputs = {n: Var(shape, n) for n, shape in graph.inputs}
-    from verify.model import constant_names
-
-    constants = {k: Const((), v[()]) for k, v in constant_names(case).items()}
-    callees = {f: _inline(case, f) for f in declared[:position]}
-    builder = _Builder(spec.expr.text, spec.expr.where, {**constants, **inputs}, callees)
+    builder = _Builder(spec.expr.text, spec.expr.where, {**_constant_nodes(case), **inputs}, callees)
     tree = ast.parse(spec.expr.text.strip(), mode="eval").body
 
     def stage(node: ast.AST) -> Stage | Node:
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in declared[:position]:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in callees:
             return Stage(node.func.id, function_graph(case, node.func.id), tuple(stage(a) for a in node.args))
         return builder.visit(node)
 
@@ -719,21 +719,11 @@ def composition(case: Any, name: str) -> tuple[Stage, Graph]:
     return top, graph
 
 
-def _inline(case: Any, callee: str) -> Callable[[list[Node]], Node]:
-    """A callee for _Builder: the function's graph with its arguments bound to the given nodes."""
-    graph = function_graph(case, callee)
-
-    def call(values: list[Node]) -> Node:
-        return substitute(graph, values)
-
-    return call
-
-
-def substitute(graph: Graph, values: list[Node]) -> Node:
-    """`graph`'s output with its input variables replaced by `values` (spread when the counts differ)."""
+def substitute(graph: Graph, values: list[Node], spec: Any) -> Node:
+    """`graph`'s output (of the function `spec`) with its inputs replaced by `values`, spread when counts differ."""
     shapes = [shape for _, shape in graph.inputs]
     if len(values) != len(shapes) or any(v.shape != s for v, s in zip(values, shapes)):
-        values = _spread(values, shapes, type("Spec", (), {"name": "a call", "where": Location("")})())
+        values = _spread(values, shapes, spec)
     mapping = {name: value for (name, _), value in zip(graph.inputs, values)}
     memo: dict[int, Node] = {}
     for node in topological([graph.output]):
