@@ -89,6 +89,36 @@ def _or_zero(node: Node | None, like: Node) -> Node:
     return node if node is not None else Const(like.shape)
 
 
+@dataclass
+class _Tally:
+    """Entry-by-entry agreement over a record's points and probes: counts, largest errors, worst entry.
+
+    An entry agrees when |a - r| <= allowed; a non-finite `a` never does. The worst entry has the
+    largest error relative to what was allowed (point, probe, entry, got, expected).
+    """
+
+    compared: int = 0
+    mismatched: int = 0
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    worst: tuple[float, int, int, int, float, float] | None = None
+
+    def add(self, got: np.ndarray, reference: np.ndarray, allowed: np.ndarray, point: int, probe: int) -> None:
+        with np.errstate(all="ignore"):
+            error = np.abs(got - reference)
+            finite = np.isfinite(got)
+            bad = ~finite | ~(error <= allowed)
+            excess = np.where(finite, error / np.where(allowed > 0, allowed, np.finfo(float).tiny), np.inf)
+            rel = np.where(reference != 0, error / np.abs(reference), np.where(error == 0, 0, np.inf))
+        self.compared += 1
+        self.mismatched += int(bad.sum())
+        self.max_abs = max(self.max_abs, float(np.where(finite, error, np.inf).max(initial=0.0)))
+        self.max_rel = max(self.max_rel, float(np.where(finite, rel, np.inf).max(initial=0.0)))
+        entry = int(np.argmax(np.nan_to_num(excess, nan=np.inf, posinf=np.finfo(float).max)))
+        if self.worst is None or excess[entry] > self.worst[0]:
+            self.worst = (float(excess[entry]), point, probe, entry, float(got[entry]), float(reference[entry]))
+
+
 def _probe(seed: int, check_index: int, point: int, probe: int, shape: tuple[int, ...]) -> np.ndarray:
     rng = np.random.default_rng([seed, check_index, point, probe, zlib.crc32(b"probe")])
     return rng.standard_normal(shape)
@@ -166,12 +196,11 @@ def probe_rows(run: _CaseRun, index: int, check: CheckSpec, function: CompiledFu
                                      message=f"device {device!r} is not available on this machine"))
                 continue
             torch_dtype = getattr(torch, dtype)
-            compared = mismatched = excluded = nonfinite = 0
+            tally = _Tally()
+            excluded = 0
             notes: set[str] = set()
             bits = math.inf
             reference_s = autograd_s = 0.0
-            worst: tuple[float, int, int, int, float, float] | None = None
-            max_abs = max_rel = 0.0
             status_error = ""
             for b in range(points.shape[0]):
                 row = points[b]
@@ -237,20 +266,7 @@ def probe_rows(run: _CaseRun, index: int, check: CheckSpec, function: CompiledFu
                         notes.add(f"on a branch boundary of {boundary}" if boundary else
                                   "the exact value is undefined or not certified")
                         break
-                    with np.errstate(all="ignore"):
-                        error = np.abs(got - reference)
-                        finite = np.isfinite(got)
-                        bad = ~finite | ~(error <= allowed)
-                        excess = np.where(finite, error / np.where(allowed > 0, allowed, np.finfo(float).tiny), np.inf)
-                        rel = np.where(reference != 0, error / np.abs(reference), np.where(error == 0, 0, np.inf))
-                    compared += 1
-                    mismatched += int(bad.sum())
-                    nonfinite += int((~finite).sum())
-                    max_abs = max(max_abs, float(np.where(finite, error, np.inf).max(initial=0.0)))
-                    max_rel = max(max_rel, float(np.where(finite, rel, np.inf).max(initial=0.0)))
-                    entry = int(np.argmax(np.nan_to_num(excess, posinf=np.finfo(float).max)))
-                    if worst is None or excess[entry] > worst[0]:
-                        worst = (float(excess[entry]), b, k, entry, float(got[entry]), float(reference[entry]))
+                    tally.add(got, reference, allowed, b, k)
                 if status_error:
                     break
                 if point_excluded:
@@ -263,20 +279,20 @@ def probe_rows(run: _CaseRun, index: int, check: CheckSpec, function: CompiledFu
             what = f"{kind} of {function.name} [{dtype}, {resolved}]"
             message = ""
             worst_point = ""
-            if worst is not None:
-                _, b, k, entry, got_value, expected = worst
+            if tally.worst is not None:
+                _, b, k, entry, got_value, expected = tally.worst
                 worst_point = sample.describe(b, dtype)
-                if mismatched:
+                if tally.mismatched:
                     label = labels[entry] if entry < len(labels) else f"entry {entry}"
                     unit = "point" if kind == "value" else "probe"
-                    message = (f"{what}: Mismatched entries: {mismatched} (over {compared} {unit}s of "
+                    message = (f"{what}: Mismatched entries: {tally.mismatched} (over {tally.compared} {unit}s of "
                                f"{len(labels)} entries); worst at point {b + 1}" +
                                (f", probe {k + 1}" if kind != "value" else "") +
                                f", entry {entry} ({label}): expected {expected:.10g}, got {got_value:.10g} "
                                f"(allowed {tolerance.atol:g} + {tolerance.rtol:g}*m, m = the contraction with "
                                "absolute values)")
-            status = "pass" if mismatched == 0 else "fail"
-            if compared == 0:
+            status = "pass" if tally.mismatched == 0 else "fail"
+            if tally.compared == 0:
                 status, message = "error", (f"{check.where}: {what}: nothing to compare: every point was excluded "
                                             f"({'; '.join(sorted(notes))})")
             evidence = []
@@ -285,10 +301,11 @@ def probe_rows(run: _CaseRun, index: int, check: CheckSpec, function: CompiledFu
             if kind != "value":
                 evidence.append(f"{probes} probe(s) per point")
             rows.append(run.base(
-                check, status=status, **fields, points=compared if kind == "value" else points.shape[0] - excluded,
-                excluded=excluded, mismatched=mismatched, max_abs_err=max_abs, max_rel_err=max_rel,
+                check, status=status, **fields,
+                points=tally.compared if kind == "value" else points.shape[0] - excluded, excluded=excluded,
+                mismatched=tally.mismatched, max_abs_err=tally.max_abs, max_rel_err=tally.max_rel,
                 worst_point=worst_point, evidence="; ".join(evidence), message=message, rtol=tolerance.rtol,
-                atol=tolerance.atol, reference_bits=float(min(bits, 4096)) if compared else math.nan,
+                atol=tolerance.atol, reference_bits=float(min(bits, 4096)) if tally.compared else math.nan,
                 symbolic_s=symbolic_s, reference_s=reference_s, autograd_s=autograd_s))
             symbolic_s = 0.0
     return rows
@@ -315,9 +332,7 @@ def chain_probe_rows(run: _CaseRun, index: int, check: CheckSpec, function: Comp
     shapes = [shape for _, shape in graph.inputs]
     sizes = [math.prod(s) for s in shapes]
     rtol, atol = 1e-9, 1e-12
-    mismatched = compared = 0
-    max_abs = max_rel = 0.0
-    worst: tuple[float, int, int, int, float, float] | None = None
+    tally = _Tally()
     bits = math.inf
     reference_s = 0.0
     for b in range(points.shape[0]):
@@ -337,26 +352,18 @@ def chain_probe_rows(run: _CaseRun, index: int, check: CheckSpec, function: Comp
             product, direct, certified_bits = chain_product(stage, graph, values, directions, allowed)
             reference_s += time.perf_counter() - t0
             bits = min(bits, certified_bits)
-            with np.errstate(all="ignore"):
-                error = np.abs(product - direct)
-                bad = ~(error <= allowed)
-                excess = error / allowed
-            compared += 1
-            mismatched += int(bad.sum())
-            max_abs = max(max_abs, float(error.max(initial=0.0)))
-            max_rel = max(max_rel, float(np.where(direct != 0, error / np.abs(direct), 0).max(initial=0.0)))
-            entry = int(np.argmax(np.nan_to_num(excess, nan=np.inf)))
-            if worst is None or excess[entry] > worst[0]:
-                worst = (float(excess[entry]), b, k, entry, float(product[entry]), float(direct[entry]))
+            tally.add(product, direct, allowed, b, k)
     message = ""
-    if mismatched and worst is not None:
+    worst = tally.worst
+    if tally.mismatched and worst is not None:
         _, b, k, entry, got, expected = worst
         label = function.output_labels()[entry] if entry < function.n_outputs else f"entry {entry}"
-        message = (f"chain rule fails along probes: Mismatched entries: {mismatched}; worst at point {b + 1}, "
+        message = (f"chain rule fails along probes: Mismatched entries: {tally.mismatched}; worst at point {b + 1}, "
                    f"probe {k + 1}, entry {entry} ({label}): J_F(G(x)) (J_G(x) u) = {got:.10g}, "
                    f"J_{function.name} u = {expected:.10g}")
-    rows = [run.base(check, dtype="float64", device="-", mode="numeric", status="fail" if mismatched else "pass",
-                     points=points.shape[0], mismatched=mismatched, max_abs_err=max_abs, max_rel_err=max_rel,
+    rows = [run.base(check, dtype="float64", device="-", mode="numeric", status="fail" if tally.mismatched else "pass",
+                     points=points.shape[0], mismatched=tally.mismatched, max_abs_err=tally.max_abs,
+                     max_rel_err=tally.max_rel,
                      worst_point=sample.describe(worst[1]) if worst is not None else "",
                      evidence=f"certified stage products along {check.probes} probe(s) per point", message=message,
                      rtol=rtol, atol=atol, reference_bits=float(min(bits, 4096)), symbolic_s=symbolic_s,
