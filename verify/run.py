@@ -27,6 +27,7 @@ from verify.vocabulary import PROBE_KINDS
 
 __all__ = ["STATUSES", "Result", "RunOptions", "collect", "exit_code", "run_case", "run_paths"]
 
+_TORCH_KIND = {"gradient": "jacobian", "chain_rule": "jacobian"}  # what torch computes for a check kind
 FLOAT64 = Tolerance(rtol=1e-9, atol=1e-12)  # exact vs exact: both certified, rounded to float64
 
 
@@ -313,7 +314,7 @@ class _CaseRun:
                     symbolic_s: float) -> list[Result]:
         from verify.engines.autograd import ModeUnsupportedError, resolve_device
 
-        torch_kind = {"gradient": "jacobian", "chain_rule": "jacobian"}.get(kind, kind)
+        torch_kind = _TORCH_KIND.get(kind, kind)
         if kind == "value":
             modes: tuple[str, ...] = ("value",)
         elif kind == "hessian":
@@ -390,7 +391,7 @@ class _CaseRun:
         if key not in self._errors:
             from verify.engines.autograd import ModeUnsupportedError
 
-            torch_kind = {"gradient": "jacobian", "chain_rule": "jacobian"}.get(kind, kind)
+            torch_kind = _TORCH_KIND.get(kind, kind)
             tolerance = self.case.tolerance_for(dtype, check)
             try:
                 certified, _ = self.reference(kind, derived, function, dtype, tolerance)
