@@ -312,6 +312,10 @@ ROWS: tuple[Row, ...] = (
         docs="log(sum(exp(v))) of the softmax family, computed stably"),
     Row("", (2,), None, (special.sinc_derivative,), "", _arb_sinc_derivative,
         docs="derivatives of sinc, finite at 0"),
+    # SymPy's derivatives of abs write conjugate(f) where it cannot simplify it (f = i0(x)); every
+    # value of the language is real, so these are the identity and zero
+    Row("", (1,), None, (sympy.conjugate, sympy.re), "", lambda x: x, docs="conjugate and real part of a real value"),
+    Row("", (1,), None, (sympy.im,), "", lambda x: 0 * x, docs="imaginary part of a real value"),
 )
 
 ELEMENTWISE: dict[str, Builtin] = {row.name: row.builtin() for row in ROWS if row.name}

@@ -49,6 +49,12 @@ def test_hessian_of_abs_of_sqrt(run_generated: Callable[..., tuple]) -> None:
     assert rows and not problems(rows), problems(rows)
 
 
+def test_jacobian_and_hessian_of_abs_of_i0(run_generated: Callable[..., tuple]) -> None:
+    # SymPy writes d|i0(x)|/dx as i1(x) sign(conjugate(i0(x))): the reference could not evaluate conjugate
+    _, rows = run_generated(_case("sin(abs(i0(x)))", "[{jacobian: f}, {hessian: f}]"))
+    assert rows and not problems(rows), problems(rows)
+
+
 @pytest.mark.xfail(strict=True, reason="bug: a where inside the condition of a where becomes a SymPy ITE, which has no "
                    "torch lowering (NotImplementedError: no torch lowering for ITE), or, in the derivative, a condition "
                    "numpy.select rejects (TypeError: invalid entry 0 in condlist)")
