@@ -411,12 +411,14 @@ class ArbProgram:
         self.shape = tuple(np.asarray(entries).shape)
         self.n_inputs = len(symbols)
         self.hull = hull
-        flat = [sympy.sympify(e) for e in np.asarray(entries, dtype=object).reshape(-1)]
+        flat = [e if isinstance(e, sympy.Basic) else sympy.sympify(e)
+                for e in np.asarray(entries, dtype=object).reshape(-1)]
         guard_flat = [sympy.sympify(e) for g in guards for e in np.asarray(g, dtype=object).reshape(-1)]
         self.n_entries = len(flat)
         # rational constants (the zeros of sparse Jacobians, mostly) are exact: only the rest is evaluated
-        self._fixed = {i: e for i, e in enumerate(flat) if e.is_Rational}
-        self._live = np.array([i for i in range(len(flat)) if i not in self._fixed], dtype=np.intp)
+        rational = np.fromiter((e.is_Rational for e in flat), dtype=bool, count=len(flat))
+        self._fixed = {int(i): flat[i] for i in np.flatnonzero(rational) if flat[i] is not sympy.S.Zero}  # nonzero ones
+        self._live = np.flatnonzero(~rational)
         heads = {head: name for name, (head, _) in arb_table().items()}
         emitter = _Emitter(symbols, heads, jump_rules())
         texts = emitter.emit([flat[i] for i in self._live] + guard_flat)
@@ -428,7 +430,13 @@ class ArbProgram:
         namespace = {**_arb_namespace(), **_helpers(hull)}
         exec(compile(source, "<verify certified reference>", "exec"), namespace)  # noqa: S102 - code we generated
         self._program: Callable[..., tuple[Any, ...]] = namespace["_program"]
-        self._rational = all(_is_rational_tree(e) for e in [*flat, *guard_flat])
+        self._rational = all(_is_rational_tree(flat[i]) for i in self._live) and all(map(_is_rational_tree, guard_flat))
+
+    def constant(self, index: int) -> sympy.Rational | None:
+        """Entry `index` when it is a rational constant, else None."""
+        if index in self._fixed:
+            return self._fixed[index]
+        return None if index in set(self._live.tolist()) else sympy.S.Zero
 
     # -- exact rational evaluation (no balls) -------------------------------------------------
     def exact(self, point: Sequence[Any]) -> list[Any] | None:
@@ -454,10 +462,11 @@ class ArbProgram:
 
     def _full(self, values: list[Any], constant: Callable[[sympy.Basic], Any]) -> list[Any]:
         """The program's results (live entries, then guards) with the fixed rational entries put back in place."""
-        if not self._fixed:
-            return values
         live = len(self._live)
-        out: list[Any] = [None] * self.n_entries
+        if live == self.n_entries:
+            return values
+        zero = constant(sympy.S.Zero)
+        out: list[Any] = [zero] * self.n_entries
         for position, index in enumerate(self._live):
             out[index] = values[position]
         for index, value in self._fixed.items():
@@ -507,11 +516,11 @@ class ArbProgram:
                     break
                 pending = np.asarray(still, dtype=int)
                 bits = min(CAP_BITS, bits * 4)
-        full_mids = np.empty((batch, entries))
+        full_mids = np.zeros((batch, entries))
         full_mids[:, self._live] = mids
         for fixed, value in self._fixed.items():
             full_mids[:, fixed] = _rational_float(value)
-        rounded = _round(full_mids, dtype)
+        rounded = _round(full_mids, dtype)  # in place: full_mids is ours
         point_bits = accuracy.min(axis=1) if live else np.full(batch, np.inf)
         rounded[status != DEFINED] = np.nan
         return Certified(rounded.reshape((batch, *self.shape)), status, point_bits, tuple(boundary), used)
@@ -567,10 +576,11 @@ def _rational_float(value: sympy.Rational) -> float:
 
 
 def _round(mids: np.ndarray, dtype: str) -> np.ndarray:
+    """`mids` rounded to `dtype` (float64: `mids` itself)."""
     if dtype == "float32":
         with np.errstate(over="ignore"):
             return mids.astype(np.float32).astype(np.float64)
-    return mids.copy()
+    return mids
 
 
 def _is_rational_tree(expr: sympy.Basic) -> bool:

@@ -254,8 +254,9 @@ def _arb_values(roots: Sequence[Node], variables: Mapping[str, np.ndarray], tang
                 arrays = np.broadcast_arrays(*[values[id(a)] for a in node.args])
                 flat = [np.asarray(a, dtype=object).reshape(-1) for a in arrays]
                 result = np.empty(flat[0].size if flat else 1, dtype=object)
-                if program._fixed:  # the formula is a rational constant (a derivative of p - q, say)
-                    result[:] = [_arb_constant(program._fixed[0])] * result.size
+                fixed = program.constant(0)
+                if fixed is not None:  # the formula is a rational constant (a derivative of p - q, say)
+                    result[:] = [_arb_constant(fixed)] * result.size
                 else:
                     run = program._program
                     result[:] = [run(constants, state, *entry)[0] for entry in zip(*flat)]
