@@ -616,6 +616,8 @@ def compile_call_tree(
 ) -> CallTree | None:
     """The stages of `source` when it is a call of a declared function (a composition), else None."""
     tree = _parse(source, limits)
+    if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id in callees):
+        return None  # not a composition; compiling it again would only repeat compile_expression's work
     compiler = _Compiler(source, names, callees, {}, limits, None)
 
     def build(node: ast.expr) -> CallTree | np.ndarray:

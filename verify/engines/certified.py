@@ -467,7 +467,7 @@ class ArbProgram:
             return values
         zero = constant(sympy.S.Zero)
         out: list[Any] = [zero] * self.n_entries
-        for position, index in enumerate(self._live):
+        for position, index in enumerate(self._live.tolist()):
             out[index] = values[position]
         for index, value in self._fixed.items():
             out[index] = constant(value)

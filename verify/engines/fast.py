@@ -107,20 +107,18 @@ def jacobian_rows(entries: Sequence[sympy.Expr], symbols: Sequence[sympy.Symbol]
     if symengine is None or not all(supported(e) for e in entries):
         return None
     back = _ToSymPy(symbols)
-    se_symbols = [symengine.Symbol(s.name) for s in symbols]
+    position: dict[str, list[int]] = {}
+    for j, symbol in enumerate(symbols):
+        position.setdefault(symbol.name, []).append(j)
     rows = []
     for entry in entries:
         se_entry = symengine.sympify(entry)
         back.know(entry, symengine)
-        free = {s.name for s in entry.free_symbols}
-        row = []
-        for symbol, se_symbol in zip(symbols, se_symbols):
-            if symbol.name not in free:
-                row.append(sympy.S.Zero)
-                continue
+        row: list[sympy.Expr] = [sympy.S.Zero] * len(symbols)  # an input the entry does not hold: exactly 0
+        for j in sorted(j for s in entry.free_symbols for j in position.get(s.name, ())):
             try:
-                row.append(back(se_entry.diff(se_symbol)))
+                row[j] = back(se_entry.diff(symengine.Symbol(symbols[j].name)))
             except _UnsupportedError:
-                row.append(sympy.diff(entry, symbol))
+                row[j] = sympy.diff(entry, symbols[j])
         rows.append(row)
     return rows
