@@ -31,7 +31,7 @@ from verify.vocabulary import DEVICES, DTYPES, MODES
 
 if TYPE_CHECKING:
     from verify.results import Result
-    from verify.run import RunOptions
+    from verify.run import CaseRuns, RunOptions
 
 __all__ = ["CaseCollector", "CaseFile", "CheckItem", "LoadItem", "is_case_file"]
 
@@ -45,6 +45,7 @@ _BAD = ("fail", "error", "xpass")
 _options_key = pytest.StashKey["RunOptions"]()
 _marks_key = pytest.StashKey[set[str]]()
 _whole_case_key = pytest.StashKey[dict[tuple[Path, str], list["Result"]]]()
+_case_runs_key = pytest.StashKey[dict[str, "CaseRuns"]]()
 
 
 # -- options -------------------------------------------------------------------------------------
@@ -124,6 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_options_key] = options
     config.stash[_whole_case_key] = {}
+    config.stash[_case_runs_key] = {}  # the CaseRuns, made by the first item: collection imports no verify.run
 
 
 def _run_options(config: pytest.Config) -> RunOptions:
@@ -269,16 +271,17 @@ class CheckItem(pytest.Item):
 
     def results(self) -> list[Result]:
         """This check's result rows, from verify.run (imported here: collection stays free of torch and SymPy)."""
-        from verify.run import run_case
+        from verify.run import CaseRuns, run_case
 
         options = _run_options(self.config)
+        runs = self.config.stash[_case_runs_key].setdefault("runs", CaseRuns())
         if not self.case.xfail or self.check.xfail:
-            return run_case(self.case, options, checks=[self.index])
+            return run_case(self.case, options, checks=[self.index], runs=runs)
         # A case-level xfail is judged over all the case's checks, as the CLI does: run them once.
         cache = self.config.stash[_whole_case_key]
         key = (self.path, self.case.name)
         if key not in cache:
-            cache[key] = run_case(self.case, options)
+            cache[key] = run_case(self.case, options, runs=runs)
         mine = (self.check.kind, self.check.target, self.check.where.line)
         return [r for r in cache[key] if r.check == "load" or (r.check, r.function, r.line) == mine]
 

@@ -476,11 +476,32 @@ def _error_row(case: Case | LoadFailure, check: str, message: str, line: int, fu
 _DEFAULTS = RunOptions()  # a bare call: no cache, no time limit, impls run
 
 
+class CaseRuns:
+    """The compiled model and engines of the latest case, kept between calls of `run_case`.
+
+    The pytest plugin runs one check per test item: with this, a case's checks share its
+    compilation, derivations, certified programs and torch programs instead of each paying them.
+    One case is kept at a time (items of a case run one after another), so memory stays bounded.
+    """
+
+    def __init__(self) -> None:
+        self._case: Case | None = None
+        self._options: RunOptions | None = None
+        self._run: _CaseRun | None = None
+
+    def get(self, case: Case, options: RunOptions) -> _CaseRun | None:
+        return self._run if case is self._case and options == self._options else None
+
+    def keep(self, case: Case, options: RunOptions, run: _CaseRun) -> None:
+        self._case, self._options, self._run = case, options, run
+
+
 def run_case(case: Case | LoadFailure, options: RunOptions = _DEFAULTS,
-             checks: Sequence[int] | None = None) -> list[Result]:
+             checks: Sequence[int] | None = None, runs: CaseRuns | None = None) -> list[Result]:
     """Every result of one case (or of its `checks`, by index); errors become `error` records, never exceptions.
 
-    The indexes are those of `checks_of(case)`: the case's own checks, or the default ones. With
+    The indexes are those of `checks_of(case)`: the case's own checks, or the default ones.
+    `runs` keeps the compiled case for the next call with the same case and options. With
     `options.timeout_s`, a case that runs out of time gets an `error` record naming the stage
     that was running, and keeps the results it had. Whatever user code (an impl) raises,
     SystemExit and KeyboardInterrupt included, is an `error` record; only a real Ctrl-C
@@ -495,7 +516,7 @@ def run_case(case: Case | LoadFailure, options: RunOptions = _DEFAULTS,
     progress = _Progress()
     try:
         with recording_interrupts(), time_budget(options.timeout_s or 0.0):
-            _run_checks(case, options, checks, results, progress)
+            _run_checks(case, options, checks, results, progress, runs)
     except BudgetExceededError:
         check = progress.check
         where = check.where if check is not None else case.where
@@ -546,12 +567,19 @@ def _impl_skip(case: Case, model: Model, check: CheckSpec) -> Result | None:
 
 
 def _run_checks(case: Case, options: RunOptions, checks: Sequence[int] | None, results: list[Result],
-                progress: _Progress) -> None:
+                progress: _Progress, runs: CaseRuns | None = None) -> None:
     from verify.impl import from_user_code
 
     try:
-        model = build_model(case)
-        runner = _CaseRun(model, options, progress)
+        kept = runs.get(case, options) if runs is not None else None
+        if kept is not None:
+            runner, model = kept, kept.model
+            runner.progress = progress
+        else:
+            model = build_model(case)
+            runner = _CaseRun(model, options, progress)
+            if runs is not None:
+                runs.keep(case, options, runner)
     except CaseError as exc:
         results.append(_error_row(case, "load", exc.render(), exc.where.line if exc.where else 0))
         return

@@ -213,6 +213,24 @@ def test_a_passing_case_gives_passed_items_with_the_plugin_loaded_as_installed(
     assert "case.yaml::poly::value[f] PASSED" in text and "case.yaml::poly::gradient[f] PASSED" in text
 
 
+def test_the_checks_of_a_case_share_one_compiled_case(pytester: pytest.Pytester,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import verify.run
+
+    built: list[str] = []
+    original = verify.run.build_model
+
+    def counting(case: object) -> object:
+        built.append(getattr(case, "name", "?"))
+        return original(case)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verify.run, "build_model", counting)
+    write(pytester, "case.yaml", PASSING)
+    write(pytester, "other.yaml", PASSING.replace("name: poly", "name: other"))
+    run(pytester).assert_outcomes(passed=4)
+    assert built == ["poly", "other"]  # two items each, one compilation each
+
+
 def test_a_wrong_expect_fails_with_the_entry_the_point_and_the_location(pytester: pytest.Pytester) -> None:
     write(pytester, "case.yaml", WRONG_EXPECT)
     result = run(pytester)
