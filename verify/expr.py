@@ -540,8 +540,9 @@ def _build(builtin: Any, args: tuple[sympy.Expr, ...]) -> sympy.Expr:
     # numbers unevaluated; they are evaluated numerically like any other constant.
     if builtin.name in _UNEVALUATED_ON_NUMBERS and all(a.is_Number for a in args):
         return builtin.build(*args, evaluate=False)  # type: ignore[no-any-return]
-    # Of a long sum, these functions' evaluation can only move a sign out, yet it asks SymPy's
-    # assumptions whether the sum is zero: 30 ms for the 100 terms of a row of W @ x.
+    # Of a long sum, these functions' evaluation only rewrites the form (moves a sign out, turns
+    # exp(a + log(b)) into b exp(a)), yet it asks SymPy's assumptions whether the sum is zero: 30 ms
+    # for the 100 terms of a row of W @ x. Unevaluated, the expression is the one written.
     if builtin.name in _SMOOTH_EVERYWHERE and any(isinstance(a, sympy.Add) and len(a.args) >= _LONG_SUM
                                                    for a in args):
         return builtin.build(*args, evaluate=False)  # type: ignore[no-any-return]

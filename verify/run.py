@@ -354,8 +354,7 @@ class _CaseRun:
                                               message=f"{check.kind} of {function.name} [{mode}, {dtype}]: {exc}"))
                         continue
                     autograd_s = time.perf_counter() - start
-                    actual = computed.values.reshape(reference.shape)
-                    agreement = agree(actual, reference, tolerance, certified.defined)
+                    agreement = computed.agree(reference, tolerance, certified.defined)
                     self._errors[(function.name, kind, dtype, resolved, mode)] = agreement.max_rel_err
                     notes = [] if computed.strategy == "vmap" else [computed.strategy]
                     if (function.name, {"gradient": "jacobian"}.get(kind, kind)) in self.symbolic.from_disk:
@@ -399,8 +398,7 @@ class _CaseRun:
                                                "fwd" if mode.startswith("fwd") else "rev")
             except (ModeUnsupportedError, VerifyError):
                 return None
-            agreement = agree(computed.values.reshape(certified.values.shape), certified.values, tolerance,
-                              certified.defined)
+            agreement = computed.agree(certified.values, tolerance, certified.defined)
             self._errors[key] = agreement.max_rel_err
         return self._errors[key]
 

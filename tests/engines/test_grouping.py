@@ -11,6 +11,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from verify.case import Tolerance
+from verify.compare import agree
 from verify.engines.autograd import TorchEngine
 from verify.engines.grouping import ColumnGroups, column_groups
 from verify.model import Model
@@ -106,3 +108,30 @@ def test_expansion_inverts_compression_for_any_pattern(pattern: list[list[bool]]
     values = data.draw(st.lists(st.floats(-10, 10), min_size=len(pattern) * 6, max_size=len(pattern) * 6))
     exact = np.array(values).reshape(len(pattern), 6) * np.array(pattern, dtype=float)
     assert np.array_equal(groups.expand((exact @ _seeds(groups))[None])[0], exact)
+
+
+@settings(max_examples=40, deadline=None)
+@given(pattern=st.lists(st.lists(st.booleans(), min_size=6, max_size=6), min_size=1, max_size=5),
+       seed=st.integers(0, 2**32 - 1))
+def test_comparing_along_tangents_equals_comparing_the_expanded_jacobians(pattern: list[list[bool]],
+                                                                         seed: int) -> None:
+    symbols = list(sympy.symbols("x0:6", real=True))
+    entries = [sympy.Add(*(s**2 for s, used in zip(symbols, row) if used)) for row in pattern]
+    groups = column_groups(entries, symbols, at_most=1.0)
+    assert groups is not None
+    rng = np.random.default_rng(seed)
+    exact = rng.normal(size=(4, len(pattern), 6)) * np.array(pattern, dtype=float)
+    exact[1] = np.nan  # an excluded point
+    compressed = exact @ _seeds(groups)
+    compressed += rng.choice([0.0, 1e-12, 1e-3], size=compressed.shape)  # torch's errors, leaks included
+    tolerance = Tolerance(rtol=1e-7, atol=1e-10)
+    defined = np.array([True, False, True, True])
+    dense = agree(groups.expand(compressed), exact, tolerance, defined)
+    along = groups.agree(compressed, exact, tolerance, defined)
+    assert (along.mismatched, along.mismatched_points, along.points, along.excluded, along.entries) == (
+        dense.mismatched, dense.mismatched_points, dense.points, dense.excluded, dense.entries)
+    assert (along.max_abs_err, along.max_rel_err, along.max_ratio) == (dense.max_abs_err, dense.max_rel_err,
+                                                                       dense.max_ratio)
+    if dense.max_ratio > 0:
+        assert (along.worst_point, along.worst_entry, along.worst_actual, along.worst_reference) == (
+            dense.worst_point, dense.worst_entry, dense.worst_actual, dense.worst_reference)

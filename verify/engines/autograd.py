@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy
 
+from verify.compare import Agreement, agree
 from verify.engines.grouping import ColumnGroups, column_groups
 from verify.engines.lowering import ImplSource, Program, lower
 from verify.errors import EngineError
@@ -30,6 +31,7 @@ from verify.functions import torch_table
 if TYPE_CHECKING:
     import torch
 
+    from verify.case import Tolerance
     from verify.model import CompiledFunction, Model
 
 __all__ = ["LOWERING", "Computed", "ModeUnsupportedError", "TorchEngine", "resolve_device"]
@@ -334,10 +336,26 @@ class ModeUnsupportedError(EngineError):
 
 @dataclass(frozen=True)
 class Computed:
-    """Values computed by torch, float64 (points, *shape), and how they were computed."""
+    """Values computed by torch, float64, and how they were computed.
 
-    values: np.ndarray
+    `raw` is (points, *shape), except for a forward-mode Jacobian along grouped tangents, which
+    stays as torch computed it, (points, outputs, tangents): `values` expands it, and `agree`
+    compares it without expanding (a 100 x 10,100 Jacobian at 64 points is 0.5 GB dense).
+    """
+
+    raw: np.ndarray
     strategy: str
+    groups: ColumnGroups | None = None
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.raw if self.groups is None else self.groups.expand(self.raw)
+
+    def agree(self, reference: np.ndarray, tolerance: Tolerance, defined: np.ndarray | None = None) -> Agreement:
+        """`verify.compare.agree` of these values with `reference` (points, *shape)."""
+        if self.groups is None:
+            return agree(self.raw.reshape(reference.shape), reference, tolerance, defined)
+        return self.groups.agree(self.raw, reference, tolerance, defined)
 
 
 def _short(exc: BaseException) -> str:
@@ -450,9 +468,7 @@ class TorchEngine:
                 torch.cuda.synchronize()
         # jacfwd can hand back float64 tangents for float32 inputs: compare in the check's dtype
         values = result.to(getattr(torch, dtype)).detach().cpu().double().numpy()
-        if groups is not None:
-            values = groups.expand(values)
-        return Computed(values, strategy)
+        return Computed(values, strategy, groups if groups is not None and groups.grouped else None)
 
     def forward_groups(self, function: CompiledFunction) -> ColumnGroups:
         """The tangents of `function`'s forward-mode Jacobian: one per group of inputs (see grouping.py)."""
@@ -481,7 +497,8 @@ class TorchEngine:
             last = min(count, first + per_call)
             inputs = order[starts[first]:starts[last]]
             seeds = torch.zeros((last - first, n), dtype=z.dtype, device=z.device)
-            seeds[torch.as_tensor(groups.group[inputs] - first), torch.as_tensor(inputs)] = 1
+            seeds[torch.as_tensor(groups.group[inputs] - first, device=z.device),
+                  torch.as_tensor(inputs, device=z.device)] = 1
             for start in range(0, batch, points_per_call):
                 points = z[start:start + points_per_call]
                 primal = points.repeat_interleave(last - first, dim=0)

@@ -16,10 +16,13 @@ an entry the exact Jacobian has zero (a mismatch too).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import sympy
+
+from verify.case import Tolerance
+from verify.compare import Agreement, agree
 
 __all__ = ["ColumnGroups", "column_groups"]
 
@@ -51,6 +54,25 @@ class ColumnGroups:
             return "vmap"
         return (f"forward mode along {self.n_groups} tangents for {self.n_inputs} inputs (inputs that reach "
                 f"different outputs share a tangent)")
+
+    def agree(self, compressed: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
+              defined: np.ndarray | None = None) -> Agreement:
+        """`verify.compare.agree` of the expanded Jacobians with `reference` (B, *out, n_inputs), without expanding.
+
+        Every result along a tangent is compared with the exact entry it stands for; the other
+        entries are 0 in both (the reference's by the pattern, the expansion's by construction),
+        so counts, maxima and the worst entry are those of the dense comparison.
+        """
+        batch = reference.shape[0]
+        exact = reference.reshape(batch, self.n_outputs * self.n_inputs)[:, self.rows * self.n_inputs + self.columns]
+        got = compressed.reshape(batch, -1)[:, self.rows * self.n_groups + self.groups]
+        found = agree(got, exact, tolerance, defined)
+        worst = found.worst_entry
+        if worst is not None:
+            (slot,) = worst
+            flat = int(self.rows[slot]) * self.n_inputs + int(self.columns[slot])
+            worst = tuple(int(i) for i in np.unravel_index(flat, reference.shape[1:]))
+        return replace(found, entries=found.points * self.n_outputs * self.n_inputs, worst_entry=worst)
 
     def expand(self, compressed: np.ndarray) -> np.ndarray:
         """The Jacobians (B, n_outputs, n_inputs) from torch's results along the tangents (B, n_outputs, n_groups)."""
