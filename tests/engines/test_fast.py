@@ -59,6 +59,22 @@ def test_tanh_of_a_matrix_product_is_identical_to_sympy() -> None:
     assert all(jacobian[i, j] == sympy.diff(entries[i], xs[j]) for i in range(12) for j in range(12))
 
 
+@pytest.mark.parametrize("outer", ["sigmoid", "softplus", "erfinv", "lgamma", "relu", "log1p"])
+def test_a_function_symengine_lacks_of_an_argument_it_has_is_sympys_chain_rule(outer: str) -> None:
+    from verify.functions import ELEMENTWISE
+
+    rng = np.random.default_rng(1)
+    xs = sympy.symbols("x0:8", real=True)
+    matrix = rng.integers(-9, 10, (3, 8))
+    inner = [sympy.tanh(sum(int(matrix[i, j]) * xs[j] for j in range(8))) / 2 for i in range(3)]
+    entries = np.array([ELEMENTWISE[outer].build(u) for u in inner], dtype=object)
+    assert not any(fast.supported(e) for e in entries)  # the case this path is for
+    rows = fast.jacobian_rows(list(entries), xs)
+    assert rows is not None and all(row is not None for row in rows)
+    jacobian = jacobian_of(entries, xs)
+    assert all(jacobian[i, j] == sympy.diff(entries[i], xs[j]) for i in range(3) for j in range(8))
+
+
 def test_a_derivative_symengine_leaves_unevaluated_is_left_to_sympy() -> None:
     # SymEngine rewrites atan2(y, y) with sign(y), whose derivative it leaves unevaluated
     jacobian = jacobian_of(np.array([x * sympy.atan2(y, y)], dtype=object), [x, y])

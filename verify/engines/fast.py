@@ -97,28 +97,50 @@ class _ToSymPy:
         return out
 
 
-def jacobian_rows(entries: Sequence[sympy.Expr], symbols: Sequence[sympy.Symbol]) -> list[list[sympy.Expr]] | None:
-    """The Jacobian rows of `entries` by SymEngine, as SymPy, or None when it does not apply.
+def jacobian_rows(entries: Sequence[sympy.Expr],
+                  symbols: Sequence[sympy.Symbol]) -> list[list[sympy.Expr] | None] | None:
+    """The Jacobian rows of `entries` by SymEngine, as SymPy; None when SymEngine is not installed.
 
-    An entry whose SymEngine derivative leaves the heads SymPy would write (a sign() whose
-    derivative stays unevaluated, say) is derived by SymPy instead.
+    A row is None where SymPy must derive the entry. An entry that is one function SymEngine
+    does not know (sigmoid, softplus, erfinv, ...) of an argument it does is derived by SymPy's
+    own chain rule, f'(u) du/dx, with f'(u) from SymPy once and du/dx from SymEngine: the same
+    product SymPy's `diff` builds, without SymPy differentiating u for every input. An entry
+    whose SymEngine derivative leaves the heads SymPy would write (a sign() whose derivative
+    stays unevaluated, say) is derived by SymPy instead.
     """
     symengine = _symengine()
-    if symengine is None or not all(supported(e) for e in entries):
+    if symengine is None:
         return None
     back = _ToSymPy(symbols)
     position: dict[str, list[int]] = {}
     for j, symbol in enumerate(symbols):
         position.setdefault(symbol.name, []).append(j)
-    rows = []
+    rows: list[list[sympy.Expr] | None] = []
     for entry in entries:
-        se_entry = symengine.sympify(entry)
-        back.know(entry, symengine)
+        if supported(entry):
+            inner, outer = entry, None
+        elif _chain_rule_applies(entry):
+            inner, outer = entry.args[0], entry.fdiff(1)
+        else:
+            rows.append(None)
+            continue
+        se_inner = symengine.sympify(inner)
+        back.know(inner, symengine)
         row: list[sympy.Expr] = [sympy.S.Zero] * len(symbols)  # an input the entry does not hold: exactly 0
-        for j in sorted(j for s in entry.free_symbols for j in position.get(s.name, ())):
+        for j in sorted(j for s in inner.free_symbols for j in position.get(s.name, ())):
             try:
-                row[j] = back(se_entry.diff(symengine.Symbol(symbols[j].name)))
+                derivative = back(se_inner.diff(symengine.Symbol(symbols[j].name)))
             except _UnsupportedError:
-                row[j] = sympy.diff(entry, symbols[j])
+                derivative = sympy.diff(inner, symbols[j])
+            if outer is not None:  # as sympy.Function._eval_derivative: f'(u) * du/dx
+                derivative = outer * derivative  # (an exact 0 stays 0; `is_zero` would ask the assumptions)
+            row[j] = derivative
         rows.append(row)
     return rows
+
+
+def _chain_rule_applies(entry: sympy.Basic) -> bool:
+    """Whether `entry` is f(u), u SymEngine's, f a function SymPy differentiates by the plain chain rule."""
+    return (isinstance(entry, sympy.Function) and len(entry.args) == 1
+            and type(entry)._eval_derivative is sympy.Function._eval_derivative
+            and not entry.has(sympy.Abs, sympy.sign) and supported(entry.args[0]))

@@ -25,11 +25,11 @@ def jacobian_of(entries: np.ndarray, symbols: Sequence[sympy.Symbol]) -> np.ndar
     flat = np.asarray(entries, dtype=object).reshape(-1)
     out = np.empty((flat.size, len(symbols)), dtype=object)
     rows = fast.jacobian_rows(list(flat), symbols)
-    if rows is not None:
-        for i, row in enumerate(rows):
-            out[i, :] = row
-        return out
     for i, entry in enumerate(flat):
+        row = rows[i] if rows is not None else None
+        if row is not None:
+            out[i, :] = row
+            continue
         free = entry.free_symbols
         differentiable = _as_real(entry)
         for j, symbol in enumerate(symbols):
@@ -90,10 +90,11 @@ class SymbolicEngine:
     """Derives the exact derivatives of one model's functions, each once."""
 
     def __init__(self, model: Model, disk: DerivationCache | None = None,
-                 validate: Callable[[str, str, np.ndarray], bool] | None = None) -> None:
+                 validate: Callable[[str, str, np.ndarray], bool | None] | None = None) -> None:
         self.model = model
         self.disk = disk
-        self.validate = validate  # (function, kind, derivative) -> whether a cached derivative is right
+        # (function, kind, derivative) -> whether a cached derivative is right (None: no point decides it)
+        self.validate = validate
         self.from_disk: set[tuple[str, str]] = set()  # derivations read from the cache and validated
         self._cache: dict[tuple[str, str], np.ndarray] = {}
 
@@ -105,13 +106,16 @@ class SymbolicEngine:
             if self.disk is not None:
                 function = self.model.functions[key[0]]
                 value = self.disk.load_array("|".join(key), {s.name: s for s in function.flat_symbols})
-                if value is not None and self.validate is not None and not self.validate(key[0], key[1], value):
+                checked = (None if value is None or self.validate is None
+                           else self.validate(key[0], key[1], value))
+                if checked is False:
                     from verify.cache import warn
 
                     warn(f"cached {key[1]} of {key[0]} does not match the function's derivative at a sample point")
-                    value = None
-                elif value is not None:
+                if checked is True:
                     self.from_disk.add(key)
+                elif value is not None and self.validate is not None:
+                    value = None  # not shown right (no sample point decides it): derived again, as if not cached
             if value is None:
                 start = time.perf_counter()
                 value = make()
