@@ -229,6 +229,19 @@ def test_spot_check_catches_a_planted_derivative() -> None:
     assert spot_check(f, planted, [x, y], points) is False
 
 
+@pytest.mark.parametrize("point", [-1.5946912524971531e-204, 1.8e-308, 3.7e-186])
+def test_spot_check_accepts_a_right_derivative_at_tiny_coordinates(point: float) -> None:
+    # the step is relative to the coordinate: f(x + h) - f(x - h) at x = 1e-204 needs 680 more bits
+    # (at 512 bits this was a false "does not match" for sigmoid's and sinc's cached derivatives)
+    from verify.functions import ELEMENTWISE
+
+    t = sympy.Symbol("t", real=True)
+    for name in ("sigmoid", "sinc", "tanh"):
+        f = np.array([ELEMENTWISE[name].build(t)], dtype=object)
+        right = np.array([[sympy.diff(f[0], t)]], dtype=object)
+        assert spot_check(f, right, [t], np.array([[point]])) is True, name
+
+
 # -- cache integrity --------------------------------------------------------------------------------
 
 CLAIM = """
