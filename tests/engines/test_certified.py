@@ -229,6 +229,23 @@ def test_spot_check_catches_a_planted_derivative() -> None:
     assert spot_check(f, planted, [x, y], points) is False
 
 
+def test_spot_check_catches_a_small_relative_error_in_a_tiny_derivative() -> None:
+    # d/dx exp(x) at x = -60 is 8.7e-27: an absolute test (1 + |values|) saw no error of 1e-6 in it
+    t = sympy.Symbol("t", real=True)
+    f = np.array([sympy.exp(t) + t**2], dtype=object)
+    right = np.array([[sympy.exp(t) + 2 * t]], dtype=object)
+    wrong = np.array([[sympy.exp(t) * sympy.Rational(1000001, 1000000) + 2 * t]], dtype=object)
+    exp_only = np.array([sympy.exp(t)], dtype=object)
+    point = np.array([[-60.0]])
+    assert spot_check(f, right, [t], point) is True
+    assert spot_check(exp_only, np.array([[sympy.exp(t)]], dtype=object), [t], point) is True
+    assert spot_check(exp_only, np.array([[sympy.exp(t) * sympy.Rational(1000001, 1000000)]], dtype=object),
+                      [t], point) is False
+    assert spot_check(f, wrong, [t], point) is True  # 2t dominates: a 1e-6 error of 8.7e-27 is below 2^-50 of it
+    zero = np.array([sympy.Integer(3)], dtype=object)  # a constant: its derivative is exactly 0
+    assert spot_check(zero, np.array([[sympy.Integer(0)]], dtype=object), [t], point) is True
+
+
 @pytest.mark.parametrize("point", [-1.5946912524971531e-204, 1.8e-308, 3.7e-186])
 def test_spot_check_accepts_a_right_derivative_at_tiny_coordinates(point: float) -> None:
     # the step is relative to the coordinate: f(x + h) - f(x - h) at x = 1e-204 needs 680 more bits
