@@ -115,6 +115,7 @@ def jacobian_rows(entries: Sequence[sympy.Expr],
     position: dict[str, list[int]] = {}
     for j, symbol in enumerate(symbols):
         position.setdefault(symbol.name, []).append(j)
+    se_symbols = [symengine.Symbol(s.name) for s in symbols]
     rows: list[list[sympy.Expr] | None] = []
     for entry in entries:
         if supported(entry):
@@ -129,7 +130,7 @@ def jacobian_rows(entries: Sequence[sympy.Expr],
         row: list[sympy.Expr] = [sympy.S.Zero] * len(symbols)  # an input the entry does not hold: exactly 0
         for j in sorted(j for s in inner.free_symbols for j in position.get(s.name, ())):
             try:
-                derivative = back(se_inner.diff(symengine.Symbol(symbols[j].name)))
+                derivative = back(se_inner.diff(se_symbols[j]))
             except _UnsupportedError:
                 derivative = sympy.diff(inner, symbols[j])
             if outer is not None:  # as sympy.Function._eval_derivative: f'(u) * du/dx
