@@ -134,6 +134,18 @@ def _capped_message(r: Result) -> str:
     return capped(r).message
 
 
+def _missing_package() -> str:
+    """Why the certified reference cannot run in this Python (python-flint missing), or ''."""
+    from verify.engines.certified import flint_module
+    from verify.errors import EngineError
+
+    try:
+        flint_module()
+    except EngineError as exc:
+        return str(exc)
+    return ""
+
+
 def run_command(argv: Sequence[str], out: TextIO) -> int:
     parser = build_parser()
     parser.out = out  # type: ignore[attr-defined]
@@ -173,6 +185,10 @@ def run_command(argv: Sequence[str], out: TextIO) -> int:
         selection = f" matching -k {args.keyword!r}" if args.keyword else ""
         sys.stderr.write(f"python -m verify: error: no case found in {where}{selection} "
                          "(case files end in .yaml or .yml and have top-level variables and functions)\n")
+        return 2
+    missing = _missing_package()
+    if missing:  # every check needs it: one clear error, not an error record per check
+        sys.stderr.write(f"python -m verify: error: {missing}\n")
         return 2
     cases = collected.cases
     note = ""

@@ -120,7 +120,9 @@ def _compare_at(program: Any, count: int, point: Sequence[sympy.Rational]) -> li
     Rational entries are evaluated exactly (fmpq); others as Arb balls, with precision raised
     until the difference is certified to exclude 0, or to be below 2^-100 of the values.
     """
-    import flint
+    from verify.engines.certified import flint_module
+
+    flint = flint_module()
 
     exact = program.exact([flint.fmpq(int(v.p), int(v.q)) for v in point])
     if exact is not None:
@@ -152,7 +154,9 @@ def _compare_at(program: Any, count: int, point: Sequence[sympy.Rational]) -> li
 
 
 def _value_text(value: Any) -> str:
-    import flint
+    from verify.engines.certified import flint_module
+
+    flint = flint_module()
 
     if isinstance(value, flint.fmpq):
         return str(value) if value.q == 1 else f"{float(value):.10g}"

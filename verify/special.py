@@ -25,10 +25,10 @@ class _Real(sympy.Function):
         return True if all(a.is_real for a in self.args) else None
 
     def _eval_evalf(self, prec: int) -> sympy.Expr | None:
-        import flint
-
+        from verify.engines.certified import flint_module
         from verify.functions import arb_table
 
+        flint = flint_module()
         ops = {head: fn for head, fn in arb_table().values()}
         op = ops.get(type(self))
         if op is None:

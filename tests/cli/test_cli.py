@@ -485,3 +485,14 @@ def test_a_run_writes_its_reports_without_pandas(tmp_path: Path) -> None:
     header = (tmp_path / "report.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.split(",")[:3] == ["file", "case", "check"]
     assert (tmp_path / "report.json").is_file() and (tmp_path / "report.md").is_file()
+
+
+def test_a_python_without_python_flint_gets_one_error_naming_the_fix(tmp_path: Path) -> None:
+    # before: every check of every case was an error record "could not run: No module named 'flint'"
+    code = ("import sys, runpy; sys.modules['flint'] = None; "
+            f"sys.argv = ['verify', 'cases/seed/scalar_derivative.yaml', '--report-dir', {str(tmp_path)!r}, '-q']; "
+            "runpy.run_module('verify', run_name='__main__')")
+    completed = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 2, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert "python-flint" in completed.stderr and "pip install 'python-flint>=0.9'" in completed.stderr
+    assert not (tmp_path / "report.csv").exists()  # nothing ran

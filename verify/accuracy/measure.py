@@ -75,7 +75,9 @@ class Exact:
 def exact_values(function: AtlasFunction, order: int, points: np.ndarray, dtype: str,
                  entries: list[np.ndarray] | None = None, symbols: Sequence[sympy.Symbol] | None = None) -> Exact:
     """The certified exact value (order 0), gradient (1) or Hessian (2) of `function` at `points`."""
-    import flint
+    from verify.engines.certified import flint_module
+
+    flint = flint_module()
 
     from verify.engines.certified import compile_arb
 

@@ -26,7 +26,9 @@ def load_average() -> str:
 
 def machine(load_at_start: str = "") -> str:
     """Platform, CPUs, load averages (at the start, when given, and now), and the versions that matter, on one line."""
-    import flint
+    from verify.engines.certified import flint_module
+
+    flint = flint_module()
     import sympy
     import torch
 

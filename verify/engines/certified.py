@@ -53,16 +53,23 @@ _MANTISSA = {"float64": 53, "float32": 24, "exact": 53}
 _T, _F, _B, _U = 1, 0, 2, 3
 
 
-def _flint() -> Any:
-    import flint
+FLINT_MISSING = ("the certified reference needs python-flint, which this Python cannot import ({why}); "
+                 "install it with pip install 'python-flint>=0.9' (pip install -e . installs it with verify)")
 
+
+def flint_module() -> Any:
+    """python-flint (FLINT/Arb), or an EngineError that says how to install it."""
+    try:
+        import flint
+    except ImportError as exc:
+        raise EngineError(FLINT_MISSING.format(why=exc)) from None
     return flint
 
 
 @contextlib.contextmanager
 def _precision(bits: int) -> Iterator[None]:
     # python-flint's working precision is process-wide: set it for the evaluation, then restore it
-    ctx = _flint().ctx
+    ctx = flint_module().ctx
     saved = ctx.prec
     ctx.prec = bits
     try:
@@ -83,13 +90,13 @@ class _State:
 
 def _union(a: Any, b: Any) -> Any:
     if not (a.is_finite() and b.is_finite()):
-        return _flint().arb.nan()
+        return flint_module().arb.nan()
     return a.union(b)
 
 
 def _helpers(hull: bool) -> dict[str, Callable[..., Any]]:
     """The branch helpers of generated code: `hull` takes both sides of a boundary (derivatives)."""
-    arb = _flint().arb
+    arb = flint_module().arb
 
     def compare(state: _State, kind: str, left: Any, right: Any) -> int:
         difference = left - right
@@ -299,7 +306,7 @@ def _children(node: sympy.Basic) -> tuple[sympy.Basic, ...]:
 
 
 def _arb_constant(value: sympy.Basic) -> Any:
-    flint = _flint()
+    flint = flint_module()
     arb = flint.arb
     if value.is_Integer:
         return arb(int(value))
@@ -318,7 +325,7 @@ def _arb_constant(value: sympy.Basic) -> Any:
 
 
 def _fmpq_constant(value: sympy.Basic) -> Any:
-    flint = _flint()
+    flint = flint_module()
     if value.is_Rational:
         return flint.fmpq(int(value.p), int(value.q))
     if value.is_Float:
@@ -329,7 +336,7 @@ def _fmpq_constant(value: sympy.Basic) -> Any:
 
 def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     """`fn` over balls, noting in the state when exact arguments give no value (outside the domain, a pole)."""
-    arb = _flint().arb
+    arb = flint_module().arb
 
     def call(state: _State, *args: Any) -> Any:
         result = fn(*args)
@@ -343,7 +350,7 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _arb_namespace() -> dict[str, Any]:
     from verify.functions import arb_table
 
-    arb = _flint().arb
+    arb = flint_module().arb
 
     def power(x: Any, y: Any) -> Any:
         if x.is_zero() and y > 0:
@@ -455,7 +462,7 @@ class ArbProgram:
         """The entries and guards at `point` (arb or exact fmpq inputs) at `bits` of precision."""
         with _precision(bits):
             constants = [_arb_constant(c) for c in self.constants]
-            arb = _flint().arb
+            arb = flint_module().arb
             state = _State()
             inputs = [v if isinstance(v, arb) else arb(v) for v in point]
             return self._full(list(self._program(constants, state, *inputs)), _arb_constant), state.boundary
@@ -493,7 +500,7 @@ class ArbProgram:
                 used = bits
                 still: list[int] = []
                 with _precision(bits):
-                    arb = _flint().arb
+                    arb = flint_module().arb
                     constants = [_arb_constant(c) for c in self.constants]
                     for index in pending:
                         state = _State()
@@ -639,7 +646,7 @@ def spot_check(entries: np.ndarray, derivative: np.ndarray, symbols: Sequence[sy
 
 
 def _spot_check(values: ArbProgram, jacobian: ArbProgram, n: int, points: np.ndarray, bits: int) -> bool | None:
-    arb = _flint().arb
+    arb = flint_module().arb
     unit = arb(2) ** -(bits // 5)
     for point in points:
         exact = [arb(float(v)) for v in point]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from verify.engines.certified import CAP_BITS, ArbProgram, _arb_constant, _precision, _State
+from verify.engines.certified import CAP_BITS, ArbProgram, _arb_constant, _precision, _State, flint_module
 from verify.tensor import (
     Broadcast,
     Const,
@@ -162,7 +162,7 @@ class _Formulas:
 
 
 def _arb_array(values: np.ndarray) -> np.ndarray:
-    import flint
+    flint = flint_module()
 
     flat = np.asarray(values, dtype=np.float64).reshape(-1)
     out = np.empty(flat.size, dtype=object)
@@ -172,7 +172,7 @@ def _arb_array(values: np.ndarray) -> np.ndarray:
 
 def _arb_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """numpy's matmul semantics (1-D and 2-D) over Arb balls, through FLINT's arb_mat products."""
-    import flint
+    flint = flint_module()
 
     left = a.reshape(1, -1) if a.ndim == 1 else a
     right = b.reshape(-1, 1) if b.ndim == 1 else b
@@ -192,7 +192,7 @@ def _arb_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _arb_sum(values: np.ndarray, last_axis: bool) -> np.ndarray:
-    import flint
+    flint = flint_module()
 
     if not last_axis:
         total = flint.arb(0)
@@ -212,7 +212,7 @@ def _arb_sum(values: np.ndarray, last_axis: bool) -> np.ndarray:
 
 
 def _arb_logsumexp(values: np.ndarray) -> np.ndarray:
-    import flint
+    flint = flint_module()
 
     rows = values.reshape(-1, values.shape[-1])
     out = np.empty(rows.shape[0], dtype=object)
@@ -236,7 +236,7 @@ def _arb_sum_to(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def _arb_values(roots: Sequence[Node], variables: Mapping[str, np.ndarray], tangents: Mapping[str, np.ndarray],
                 formulas: _Formulas, bits: int) -> tuple[list[np.ndarray], str]:
-    import flint
+    flint = flint_module()
 
     state = _State()
     values: dict[int, np.ndarray] = {}
@@ -367,7 +367,7 @@ def _stage(stage: Any, variables: Mapping[str, np.ndarray], tangents: Mapping[st
 
 
 def _zero() -> Any:
-    import flint
+    flint = flint_module()
 
     return flint.arb(0)
 
