@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -229,6 +230,20 @@ def test_the_checks_of_a_case_share_one_compiled_case(pytester: pytest.Pytester,
     write(pytester, "other.yaml", PASSING.replace("name: poly", "name: other"))
     run(pytester).assert_outcomes(passed=4)
     assert built == ["poly", "other"]  # two items each, one compilation each
+
+
+def test_a_kept_case_is_reused_only_with_the_same_options(tmp_path: Path) -> None:
+    from verify.case import load_file
+    from verify.run import CaseRuns, RunOptions, run_case
+
+    path = tmp_path / "case.yaml"
+    path.write_text(textwrap.dedent(PASSING).lstrip("\n"), encoding="utf-8")
+    [case] = load_file(path)
+    runs = CaseRuns()
+    first = run_case(case, RunOptions(dtypes=("float64",)), runs=runs)
+    second = run_case(case, RunOptions(dtypes=("float32",)), runs=runs)
+    assert {r.dtype for r in first} - {"-", "exact"} == {"float64"}
+    assert {r.dtype for r in second} - {"-", "exact"} == {"float32"}
 
 
 def test_a_wrong_expect_fails_with_the_entry_the_point_and_the_location(pytester: pytest.Pytester) -> None:
